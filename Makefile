@@ -1,0 +1,58 @@
+# Two commands do all set-up on a fresh machine with python3 and pip:
+#   make book   -> .venv, pinned install, execute every chapter, build _build/html
+#   make test   -> lint, unit tests and every chapter under nbmake at MRS_SCALE=tiny
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# Scale of the book build (tiny | book | paper); tests always run at tiny.
+MRS_SCALE ?= book
+# External reference data: ../shared/data when present (see mrs_lib/data.py).
+ifneq ($(wildcard ../shared/data),)
+export MRS_DATA_DIR ?= $(abspath ../shared/data)
+endif
+# Wall-clock bound around the book build (a lost kernel message can stall it).
+BOOK_TIMEOUT ?= 5400
+JOBS ?= 2
+
+.PHONY: help venv test lint unit notebooks book check-browser lab clean
+
+help:
+	@echo "make book           build the executed book into _build/html (MRS_SCALE=$(MRS_SCALE))"
+	@echo "make test           lint + unit tests + chapters under nbmake at MRS_SCALE=tiny"
+	@echo "make lab            JupyterLab on the book"
+	@echo "make check-browser  headless-Chromium check of widgets in the built book"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) -m "not browser" tests
+
+notebooks: $(STAMP)
+	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) --nbmake --nbmake-timeout=600 book
+
+test: lint
+	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) -m "not browser" tests
+	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) --nbmake --nbmake-timeout=600 book
+
+book: $(STAMP)
+	MRS_SCALE=$(MRS_SCALE) timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . -W --keep-going
+
+check-browser: $(STAMP)
+	@test -f _build/html/intro.html || { echo "no built book: run 'make book' first"; exit 2; }
+	$(BIN)/python -m pytest -m browser tests/test_browser.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis
