@@ -1,13 +1,17 @@
 """The ``mrs`` command: thin wrappers over library functions, one subcommand per stage.
 
 Every subcommand calls the same functions the book's chapters call; no logic
-lives only here. Add a stage with ``@_command(name, help)`` on a function that
-configures its parser and returns the function that runs it.
+lives only here. A stage registers itself with ``@command(name, help)`` on a
+function that configures its parser and returns the function that runs it; the
+stage modules live in :mod:`mrs_lib.commands` (one file per pipeline stage) and
+are discovered when the parser is built.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 
@@ -20,16 +24,34 @@ Configure = Callable[[argparse.ArgumentParser], Runner]
 _COMMANDS: list[tuple[str, str, Configure]] = []
 
 
-def _command(name: str, help: str) -> Callable[[Configure], Configure]:
+# Subcommands are listed in the order of the book's pipeline; others follow alphabetically.
+PIPELINE_ORDER = (
+    "data", "info", "convert", "simulate", "synth", "search", "train", "evaluate", "fit", "quantify",
+)
+
+
+def command(name: str, help: str) -> Callable[[Configure], Configure]:
+    """Register ``configure(parser) -> runner`` as the subcommand ``mrs NAME``."""
+
     def register(configure: Configure) -> Configure:
+        if any(existing == name for existing, _h, _c in _COMMANDS):
+            raise RuntimeError(f"mrs subcommand {name!r} registered twice")
         _COMMANDS.append((name, help, configure))
         return configure
 
     return register
 
 
+def _load_stage_modules() -> None:
+    """Import every module of :mod:`mrs_lib.commands` so that its subcommands register."""
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
 # ---------------------------------------------------------------------------- data
-@_command("data", "list, locate and verify the external reference files")
+@command("data", "list, locate and verify the external reference files")
 def _data(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("action", choices=["list", "path", "verify"], help="what to do")
     p.add_argument("names", nargs="*", help="registry names (for 'path')")
@@ -64,7 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mrs_lib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, help_text, configure in _COMMANDS:
+    _load_stage_modules()
+
+    def order(entry: tuple[str, str, Configure]) -> tuple[int, str]:
+        name = entry[0]
+        return (PIPELINE_ORDER.index(name) if name in PIPELINE_ORDER else len(PIPELINE_ORDER), name)
+
+    for name, help_text, configure in sorted(_COMMANDS, key=order):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_run=configure(p))
     return parser
@@ -80,4 +108,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["PIPELINE_ORDER", "build_parser", "command", "main"]

@@ -1,0 +1,252 @@
+"""The basis container: per-metabolite edit-ON and edit-OFF FIDs (DIFF = ON - OFF).
+
+A :class:`Basis` is what the simulator produces (chapter 1), what the dataset
+generator mixes (chapter 2) and what the linear-combination fitter fits
+(chapter 6). It holds two :class:`~mrs_lib.spectrum.Spectrum` objects with
+batch shape ``(n_metabolites,)`` in the library's NIfTI-MRS convention, plus
+the parameters that produced them.
+
+The ``.npz`` layout is a contract shared with ``mrs simulate`` and other
+tools: ``metabolites`` (str array), ``fid_on``, ``fid_off`` (complex,
+``[n_metabolites, n_points]``), ``dwell_s``, ``larmor_mhz``, ``ppm_reference``,
+``te_ms``, ``lw_hz`` (the Lorentzian linewidth already applied), and
+``params_json`` (the simulation parameters as JSON, optional on read).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import MRSDataError, MRSFormatError
+from ..spectrum import EditedSpectra, Spectrum
+from ..types import METABOLITES, EditState, Metabolite
+
+_NPZ_REQUIRED = ("metabolites", "fid_on", "fid_off", "dwell_s", "larmor_mhz", "ppm_reference")
+
+
+@dataclass(frozen=True, eq=False)
+class Basis:
+    """Edit-ON and edit-OFF basis FIDs of several metabolites.
+
+    Parameters
+    ----------
+    metabolites
+        Names, in the order of the first axis of ``on.fid`` and ``off.fid``.
+    on, off
+        Spectra with batch shape ``(n_metabolites,)`` and equal acquisition
+        parameters.
+    lw_hz
+        Lorentzian linewidth (Hz) already applied to the FIDs (0 = unbroadened).
+    params
+        The parameters that produced the basis (preset, pulses, grid...), kept
+        for provenance and cache keys.
+    """
+
+    metabolites: tuple[str, ...]
+    on: Spectrum
+    off: Spectrum
+    lw_hz: float = 0.0
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = tuple(str(m) for m in self.metabolites)
+        if len(set(names)) != len(names):
+            raise MRSDataError(f"field 'metabolites': expected unique names, got {names}")
+        self.on._check_compatible(self.off)
+        for label, spec in (("on", self.on), ("off", self.off)):
+            if spec.batch_shape != (len(names),):
+                raise MRSDataError(
+                    f"field '{label}': expected batch shape ({len(names)},) for metabolites "
+                    f"{names}, got {spec.batch_shape}"
+                )
+        object.__setattr__(self, "metabolites", names)
+        object.__setattr__(self, "on", self.on.replace(edit="on"))
+        object.__setattr__(self, "off", self.off.replace(edit="off"))
+        object.__setattr__(self, "lw_hz", float(self.lw_hz))
+        object.__setattr__(self, "params", dict(self.params))
+
+    # ---------------------------------------------------------------- access
+    @property
+    def diff(self) -> Spectrum:
+        """DIFF = ON - OFF for every metabolite."""
+        return (self.on - self.off).replace(edit="diff")
+
+    @property
+    def n_points(self) -> int:
+        return self.on.n_points
+
+    @property
+    def dwell_s(self) -> float:
+        return self.on.dwell_s
+
+    @property
+    def larmor_mhz(self) -> float:
+        return self.on.larmor_mhz
+
+    def __len__(self) -> int:
+        return len(self.metabolites)
+
+    def __getitem__(self, state: EditState) -> Spectrum:
+        return EditedSpectra(off=self.off, on=self.on)[state]
+
+    def index(self, metabolite: str) -> int:
+        """Position of ``metabolite`` on the first axis (clear error if absent)."""
+        try:
+            return self.metabolites.index(metabolite)
+        except ValueError:
+            raise MRSDataError(
+                f"metabolite {metabolite!r}: expected one of {self.metabolites}"
+            ) from None
+
+    def edited(self, metabolite: str) -> EditedSpectra:
+        """The ON/OFF pair of one metabolite."""
+        i = self.index(metabolite)
+        return EditedSpectra(off=self.off[i], on=self.on[i])
+
+    def select(self, metabolites: Iterable[str]) -> Basis:
+        """A basis restricted to (and ordered as) ``metabolites``."""
+        names = tuple(metabolites)
+        idx = [self.index(m) for m in names]
+        return Basis(names, self.on[idx], self.off[idx], self.lw_hz, self.params)
+
+    def map(self, fn: Any, **changes: Any) -> Basis:
+        """Apply ``fn(Spectrum) -> Spectrum`` to ON and OFF (e.g. resampling)."""
+        return Basis(
+            self.metabolites,
+            fn(self.on),
+            fn(self.off),
+            changes.get("lw_hz", self.lw_hz),
+            changes.get("params", self.params),
+        )
+
+    def broaden(self, lorentzian_hz: float = 0.0, gaussian_hz: float = 0.0) -> Basis:
+        """Area-preserving broadening of every FID; ``lw_hz`` records the added Lorentzian."""
+        return self.map(
+            lambda s: s.broaden(lorentzian_hz, gaussian_hz), lw_hz=self.lw_hz + lorentzian_hz
+        )
+
+    def mix(self, concentrations: Sequence[float] | np.ndarray) -> EditedSpectra:
+        """Linear combination ``sum_m c_m basis_m``; ``concentrations`` is ``(..., n_metabolites)``."""
+        c = np.asarray(concentrations, dtype=float)
+        if c.shape[-1:] != (len(self),):
+            raise MRSDataError(
+                f"argument 'concentrations': expected last axis {len(self)} "
+                f"({self.metabolites}), got shape {c.shape}"
+            )
+        on = self.on.replace(fid=c @ self.on.fid, edit="on")
+        off = self.off.replace(fid=c @ self.off.fid, edit="off")
+        return EditedSpectra(off=off, on=on)
+
+    # ----------------------------------------------------------------- files
+    def save_npz(self, path: str | Path) -> Path:
+        """Write the ``.npz`` contract described in the module docstring."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            np.savez(
+                fh,
+                metabolites=np.array(self.metabolites, dtype=str),
+                fid_on=self.on.fid.astype(np.complex128),
+                fid_off=self.off.fid.astype(np.complex128),
+                dwell_s=np.float64(self.dwell_s),
+                larmor_mhz=np.float64(self.larmor_mhz),
+                ppm_reference=np.float64(self.on.ppm_reference),
+                te_ms=np.float64(np.nan if self.on.te_ms is None else self.on.te_ms),
+                lw_hz=np.float64(self.lw_hz),
+                params_json=np.array(json.dumps(dict(self.params), default=str)),
+            )
+        return path
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> Basis:
+        """Read a basis written by :meth:`save_npz` or ``mrs simulate``."""
+        path = Path(path)
+        try:
+            npz = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise MRSFormatError(path, "file", "an existing .npz basis file", "no such file") from None
+        except Exception as exc:
+            raise MRSFormatError(path, "file", "a numpy .npz archive", str(exc)) from None
+        with npz:
+            missing = [k for k in _NPZ_REQUIRED if k not in npz.files]
+            if missing:
+                raise MRSFormatError(path, missing[0], "present in the basis .npz", "missing")
+            names = tuple(str(m) for m in np.atleast_1d(npz["metabolites"]))
+            fid_on, fid_off = np.asarray(npz["fid_on"]), np.asarray(npz["fid_off"])
+            for key, arr in (("fid_on", fid_on), ("fid_off", fid_off)):
+                if arr.ndim != 2 or arr.shape[0] != len(names):
+                    raise MRSFormatError(
+                        path, key, f"shape ({len(names)}, n_points)", f"shape {arr.shape}"
+                    )
+            te = float(npz["te_ms"]) if "te_ms" in npz.files else float("nan")
+            params = json.loads(str(npz["params_json"])) if "params_json" in npz.files else {}
+            common = dict(
+                dwell_s=float(npz["dwell_s"]),
+                larmor_mhz=float(npz["larmor_mhz"]),
+                ppm_reference=float(npz["ppm_reference"]),
+                te_ms=None if not np.isfinite(te) else te,
+            )
+            lw = float(npz["lw_hz"]) if "lw_hz" in npz.files else 0.0
+        try:
+            return cls(names, Spectrum(fid_on, **common), Spectrum(fid_off, **common), lw, params)
+        except MRSDataError as exc:
+            raise MRSFormatError(path, "fid_on/fid_off", "finite complex FIDs", str(exc)) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"Basis({list(self.metabolites)}, n_points={self.n_points}, "
+            f"bw_hz={self.on.bw_hz:g}, larmor_mhz={self.larmor_mhz:g}, lw_hz={self.lw_hz:g})"
+        )
+
+
+def load_fida_reference(metabolites: Iterable[Metabolite] = METABOLITES) -> Basis:
+    """The external FID-A MEGA-PRESS basis (registry ``isbi-fida-megapress/*``).
+
+    FID-A stores ``specs = fftshift(ifft(fids))`` on a descending-frequency axis;
+    its ``fids`` already follow ``exp(+2 pi i f t)`` with ``ppm = 3.0 + f / larmor``
+    (centre 3.0 ppm), i.e. the library convention, so the FIDs are taken as they
+    are and ``ppm_reference`` is set to the file's centre. The files carry a
+    2 Hz Lorentzian (``lw_hz=2``). Settings: physics.md, "external reference".
+    """
+    from scipy.io import loadmat
+
+    from .. import data
+
+    names = tuple(metabolites)
+    fids: dict[str, list[np.ndarray]] = {"on": [], "off": []}
+    meta: dict[str, float] = {}
+    for met in names:
+        for state in ("on", "off"):
+            fname = f"isbi-fida-megapress/{met}_{state.upper()}.mat"
+            path = data.fetch(fname)
+            mat = loadmat(path, squeeze_me=True)
+            for key in ("fids", "dwelltime", "txfrq", "ppm"):
+                if key not in mat:
+                    raise MRSFormatError(path, key, "present in the FID-A struct", "missing")
+            fids[state].append(np.asarray(mat["fids"], dtype=complex))
+            ppm = np.asarray(mat["ppm"], dtype=float)
+            n = ppm.size
+            # FID-A's ppm axis has its centre (the receiver) between samples n/2-1 and n/2.
+            centre = float(ppm[n // 2 - 1] + ppm[n // 2]) / 2 if n % 2 == 0 else float(ppm[n // 2])
+            this = {
+                "dwell_s": float(mat["dwelltime"]),
+                "larmor_mhz": float(mat["txfrq"]) / 1e6,
+                "ppm_reference": round(centre, 3),
+                "te_ms": float(mat["te"]) if "te" in mat else 68.0,
+            }
+            for k, v in this.items():
+                if k in meta and not np.isclose(meta[k], v, rtol=1e-6):
+                    raise MRSFormatError(path, k, f"{meta[k]!r} as in the other files", repr(v))
+                meta.setdefault(k, v)
+    on = Spectrum(np.stack(fids["on"]), **meta)
+    off = Spectrum(np.stack(fids["off"]), **meta)
+    return Basis(names, on, off, lw_hz=2.0, params={"source": "FID-A (isbi-fida-megapress)"})
+
+
+__all__ = ["Basis", "load_fida_reference"]
