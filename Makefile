@@ -44,12 +44,16 @@ test: lint
 	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) -m "not browser" tests
 	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) --nbmake --nbmake-timeout=600 book
 
+# MRS_STATIC_WIDGETS=1: mrs_lib.widgets.explore precomputes its views, so sliders stay
+# interactive in the static pages (book/_ext/offline_widgets.py sets it for any build too).
 book: $(STAMP)
-	MRS_SCALE=$(MRS_SCALE) timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . -W --keep-going
+	MRS_SCALE=$(MRS_SCALE) MRS_STATIC_WIDGETS=1 timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . -W --keep-going
 
+# The intro page (book/intro.md) holds a teaching widget; pages keep their book/ subfolder.
+BROWSER_PAGE ?= _build/html/book/intro.html
 check-browser: $(STAMP)
-	@test -f _build/html/intro.html || { echo "no built book: run 'make book' first"; exit 2; }
-	$(BIN)/python -m pytest -m browser tests/test_browser.py
+	@test -f $(BROWSER_PAGE) || { echo "no built book at $(BROWSER_PAGE): run 'make book' first"; exit 2; }
+	MRS_BROWSER_PAGE=$(abspath $(BROWSER_PAGE)) $(BIN)/python -m pytest -p no:cacheprovider -m browser tests/test_browser.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)

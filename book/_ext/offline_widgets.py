@@ -1,0 +1,181 @@
+"""Sphinx extension: serve the ipywidgets JavaScript from the built book, not from CDNs.
+
+myst-nb embeds the widget state of every executed notebook in its HTML page and,
+by default, loads two scripts from public CDNs to render it: require.js and the
+``@jupyter-widgets/html-manager`` bundle ``embed-amd.js``. Offline (or behind a
+firewall) the widgets then stay blank. This extension instead
+
+1. downloads the two npm registry tarballs listed in :data:`PACKAGES` with pooch,
+   checking each against the pinned sha256 below (the provenance of the files we
+   ship: registry URL + hash). Pooch keeps them in its cache
+   (``$MRS_CACHE_DIR/npm``, else ``~/.cache/mrs_lib/npm`` on Linux), so only
+   the first build needs the registry;
+2. extracts ``require.js`` and ``dist/embed-amd.js`` plus the font files that
+   ``embed-amd.js`` loads relative to its own URL (Font Awesome, for widget icons)
+   into ``<outdir>/_widgets/`` with a ``PROVENANCE.json`` (URLs, tarball and
+   file sha256, licences). Not under ``_static``: Jupyter Book 1 injects every
+   ``_static/**/*.js`` into every page;
+3. points myst-nb's ``nb_ipywidgets_js`` at those files. Sphinx prefixes local
+   script paths with ``_static/`` and then makes them relative to each page, so
+   ``../_widgets/x.js`` becomes ``_static/../_widgets/x.js``, which resolves from
+   every page depth (``index.html``, ``book/intro.html``, ...);
+4. warns (so ``-W`` fails the build) when a page's widget state needs a module
+   that ``embed-amd.js`` does not bundle, since that module would be fetched from
+   a CDN at view time;
+5. sets ``MRS_STATIC_WIDGETS=1`` (unless already set) before notebooks are executed,
+   so ``mrs_lib.widgets.explore`` precomputes its views for the static pages
+   (``make book`` exports it too).
+
+Versions: html-manager 1.0.15 is the registry's latest 1.x (``dist-tags.latest``)
+and bundles ``@jupyter-widgets/base`` 2.x / ``controls`` 2.x (with the 7.x models
+as ``base7``/``controls7``) and ``output``: the models that ipywidgets 8.1.9
+(``__jupyter_widgets_controls_version__ == "2.0.0"``, widget-state schema v2)
+writes. require.js 2.3.8 is the registry's latest 2.3.x. To update: change the
+version, URL and sha256 below (``sha256sum`` of the tarball from
+``https://registry.npmjs.org/<name>/-/<name>-<version>.tgz``; the registry
+metadata also gives its sha512 ``integrity``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+#: Output folder (relative to the HTML root) for the vendored JavaScript.
+WIDGETS_DIR = "_widgets"
+
+#: npm tarballs we ship files from: registry URL, sha256 of the tarball, members to extract.
+PACKAGES: dict[str, dict[str, Any]] = {
+    "requirejs": {
+        "version": "2.3.8",
+        "url": "https://registry.npmjs.org/requirejs/-/requirejs-2.3.8.tgz",
+        "sha256": "777158e89275e16bd51aec3ef714fbcb5dc45789e7078659933bc814916d7dec",
+        "license": "MIT",
+        "files": {"package/require.js": "require.js"},
+        "font_suffixes": (),
+    },
+    "@jupyter-widgets/html-manager": {
+        "version": "1.0.15",
+        "url": "https://registry.npmjs.org/@jupyter-widgets/html-manager/-/html-manager-1.0.15.tgz",
+        "sha256": "2b9d65cb7913e1c7d671757a10008b32c9c2448d4429513371e55c07d6107638",
+        "license": "BSD-3-Clause",
+        "files": {"package/dist/embed-amd.js": "embed-amd.js"},
+        # webpack-emitted assets next to embed-amd.js (loaded relative to its URL)
+        "font_suffixes": (".woff2", ".woff", ".ttf", ".eot", ".svg"),
+    },
+}
+
+#: Widget modules that embed-amd.js renders without loading anything else.
+BUNDLED_MODULES = {"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"}
+
+STATIC_ENV_VAR = "MRS_STATIC_WIDGETS"
+
+
+def cache_dir() -> Path:
+    """Pooch cache for the npm tarballs: ``$MRS_CACHE_DIR/npm`` or the OS cache of mrs_lib."""
+    import pooch
+
+    root = os.environ.get("MRS_CACHE_DIR")
+    return (Path(root).expanduser() if root else Path(pooch.os_cache("mrs_lib"))) / "npm"
+
+
+def fetch_tarball(name: str) -> Path:
+    """The verified tarball of package ``name`` (downloaded once, then from the cache)."""
+    import pooch
+
+    pkg = PACKAGES[name]
+    fname = pkg["url"].rsplit("/", 1)[-1]
+    return Path(
+        pooch.retrieve(pkg["url"], known_hash=f"sha256:{pkg['sha256']}", fname=fname, path=cache_dir())
+    )
+
+
+def vendor(outdir: Path) -> dict[str, Any]:
+    """Extract the shipped files of every package into ``outdir``; return the provenance record."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {}
+    for name, pkg in PACKAGES.items():
+        tarball = fetch_tarball(name)
+        written: dict[str, str] = {}
+        with tarfile.open(tarball, "r:gz") as tar:
+            members = {m.name: m for m in tar.getmembers() if m.isfile()}
+            wanted = dict(pkg["files"])
+            for member in members:
+                if member.startswith("package/dist/") and member.endswith(pkg["font_suffixes"]):
+                    wanted[member] = member.rsplit("/", 1)[-1]
+            for member, target in wanted.items():
+                if member not in members:
+                    raise RuntimeError(f"{pkg['url']}: no member {member!r}")
+                source = tar.extractfile(members[member])
+                assert source is not None
+                data = source.read()
+                (outdir / target).write_bytes(data)
+                written[target] = hashlib.sha256(data).hexdigest()
+        record[name] = {
+            "version": pkg["version"],
+            "tarball": pkg["url"],
+            "tarball_sha256": pkg["sha256"],
+            "license": pkg["license"],
+            "files_sha256": written,
+        }
+    (outdir / "PROVENANCE.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _point_myst_nb(app: Sphinx, config: Config) -> None:
+    prefix = f"../{WIDGETS_DIR}"  # Sphinx prepends "_static/" (module docstring, step 3)
+    # No crossorigin/integrity attributes: pages opened via file:// have an opaque
+    # origin, and Chromium refuses CORS-mode script loads from file URLs.
+    config.nb_ipywidgets_js = {f"{prefix}/require.js": {}, f"{prefix}/embed-amd.js": {}}
+
+
+def _copy_assets(app: Sphinx) -> None:
+    if app.builder is None or app.builder.format != "html":
+        return
+    record = vendor(Path(app.outdir) / WIDGETS_DIR)
+    versions = ", ".join(f"{n} {r['version']}" for n, r in record.items())
+    logger.info(f"offline_widgets: {versions} -> {WIDGETS_DIR}/ (sha256 verified)")
+
+
+def _check_modules(app: Sphinx, pagename: str, *_args: Any) -> None:
+    """Warn when a page's widget state needs a module that embed-amd.js does not bundle."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    if app.env is None or pagename not in getattr(app.env, "nb_metadata", {}):
+        return
+    js_files = NbMetadataCollector.get_js_files(app.env, pagename)
+    if "ipywidgets_state" not in js_files:
+        return
+    state = json.loads(js_files["ipywidgets_state"][1]["body"]).get("state", {})
+    missing = sorted(
+        {
+            f"{m.get('model_module')}@{m.get('model_module_version')}"
+            for m in state.values()
+            if m.get("model_module") not in BUNDLED_MODULES
+        }
+    )
+    if missing:
+        logger.warning(
+            f"{pagename}: widget modules not bundled in the offline embed-amd.js "
+            f"(they would be loaded from a CDN): {', '.join(missing)}",
+            location=pagename,
+        )
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    # Before myst-nb executes any notebook: explore() precomputes its views.
+    os.environ.setdefault(STATIC_ENV_VAR, "1")
+    app.connect("config-inited", _point_myst_nb)
+    app.connect("builder-inited", _copy_assets)
+    app.connect("html-page-context", _check_modules)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

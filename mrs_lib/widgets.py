@@ -1,0 +1,403 @@
+"""Teaching widgets: live in JupyterLab, precomputed and client-side in the static book.
+
+A reader of the online book has no kernel, so a Python callback cannot run
+behind a slider there. :func:`explore` therefore has two modes behind one call:
+
+* **live** (JupyterLab, nbmake, the default): one control per parameter and an
+  output area; every change calls ``fn`` again, as ``ipywidgets.interact`` does.
+* **static** (the executed book): every combination of parameter values is
+  rendered once, at build time, into a PNG ``ipywidgets.Image``. The images sit
+  in nested ``ipywidgets.Stack`` containers whose ``selected_index`` is
+  ``jsdlink``-ed to the ``index`` of the controls, so moving a slider in the
+  built HTML page only switches which precomputed image is shown: it is
+  instant and needs no kernel.
+
+The mode comes from ``precompute=`` or, when that is ``None``, from the
+environment variable :data:`STATIC_ENV_VAR` (``MRS_STATIC_WIDGETS=1``), which
+``make book`` exports and the book's Sphinx extension
+(``book/_ext/offline_widgets.py``) sets for every build. The JavaScript that
+renders the widgets in the static page is served by the book itself (see that
+extension), so the pages work offline.
+
+The introduction chapter (``book/intro.md``) shows both the pipeline figure
+(:func:`pipeline_figure`) and a first teaching widget.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import os
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import ipywidgets as ipw
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from .errors import MRSError
+
+#: Environment variable that selects precomputed (static) widgets when set to 1/true/yes.
+STATIC_ENV_VAR = "MRS_STATIC_WIDGETS"
+
+#: Default bound on the number of precomputed views (each is a PNG embedded in the page).
+MAX_VIEWS = 60
+
+ParamSpec = Sequence[Any] | Mapping[str, Any]
+
+
+class WidgetParamError(MRSError, ValueError):
+    """Parameters that :func:`explore` cannot turn into controls (empty, duplicated, too many views)."""
+
+
+def static_mode() -> bool:
+    """Whether widgets should be precomputed: ``$MRS_STATIC_WIDGETS`` is 1, true, yes or on."""
+    return os.environ.get(STATIC_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:g}"
+
+
+def _options(name: str, spec: ParamSpec) -> tuple[list[tuple[str, Any]], bool]:
+    """``(label, value)`` pairs for one parameter and whether it is a dropdown (a mapping)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise WidgetParamError(f"parameter name {name!r}: expected a Python identifier")
+    if isinstance(spec, Mapping):
+        pairs = [(str(k), v) for k, v in spec.items()]
+        dropdown = True
+    elif isinstance(spec, Sequence) and not isinstance(spec, str | bytes):
+        pairs = [(_label(v), v) for v in spec]
+        dropdown = False
+    else:
+        raise WidgetParamError(
+            f"parameter {name!r}: expected a sequence of values or a mapping label -> value, "
+            f"got {type(spec).__name__}"
+        )
+    if not pairs:
+        raise WidgetParamError(f"parameter {name!r}: expected at least one value, got none")
+    labels = [label for label, _ in pairs]
+    if len(set(labels)) != len(labels):
+        dup = sorted({lab for lab in labels if labels.count(lab) > 1})
+        raise WidgetParamError(f"parameter {name!r}: values must be distinct, repeated {dup}")
+    return pairs, dropdown
+
+
+def _control(
+    name: str, pairs: list[tuple[str, Any]], dropdown: bool, index: int, continuous: bool
+) -> ipw.ValueWidget:
+    style = {"description_width": "initial"}
+    if dropdown:
+        return ipw.Dropdown(options=pairs, index=index, description=name, style=style)
+    return ipw.SelectionSlider(
+        options=pairs,
+        index=index,
+        description=name,
+        continuous_update=continuous,
+        style=style,
+        layout=ipw.Layout(width="min(100%, 32em)"),
+    )
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _call_for_figure(fn: Callable[..., Any], values: Mapping[str, Any]) -> list[Figure]:
+    """Call ``fn(**values)`` and return the figures it produced (returned or newly opened).
+
+    Figures opened by ``fn`` but not returned are included, so a function that draws
+    with ``plt`` works as well as one that returns a :class:`~matplotlib.figure.Figure`.
+    On error every new figure is closed before the exception propagates.
+    """
+    before = set(plt.get_fignums())
+    try:
+        result = fn(**values)
+    except BaseException:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
+        raise
+    figures = [plt.figure(num) for num in sorted(set(plt.get_fignums()) - before)]
+    if isinstance(result, Figure) and result not in figures:
+        figures.append(result)
+    if not figures:
+        raise WidgetParamError(
+            f"{getattr(fn, '__name__', fn)!r} drew no figure for {dict(values)}: "
+            "it must draw with matplotlib or return a Figure"
+        )
+    return figures
+
+
+def _close(figures: Sequence[Figure]) -> None:
+    for fig in figures:
+        plt.close(fig)
+
+
+def render_png(fn: Callable[..., Any], values: Mapping[str, Any], *, dpi: float = 80) -> bytes:
+    """Render the figure that ``fn(**values)`` draws to PNG bytes and close it.
+
+    With several figures only the last one is kept (the others are closed too).
+    """
+    figures = _call_for_figure(fn, values)
+    try:
+        buf = io.BytesIO()
+        figures[-1].savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        return buf.getvalue()
+    finally:
+        _close(figures)
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+class LiveExplorer(ipw.VBox):
+    """Controls plus an output area; ``fn`` is called again on every change (needs a kernel).
+
+    Attributes: ``controls`` (name -> widget), ``out`` (the ``Output``), ``values``.
+    """
+
+    def __init__(self, fn: Callable[..., Any], controls: Mapping[str, ipw.ValueWidget]):
+        self.fn = fn
+        self.controls = dict(controls)
+        self.out = ipw.Output()
+        super().__init__([*self.controls.values(), self.out], _dom_classes=["mrs-explore"])
+        self._draw()  # the first call raises, so a broken fn fails the cell
+        for w in self.controls.values():
+            w.observe(self._on_change, names="value")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {name: w.value for name, w in self.controls.items()}
+
+    def _draw(self) -> None:
+        from IPython.display import display
+
+        figures = _call_for_figure(self.fn, self.values)
+        try:
+            with self.out:
+                self.out.clear_output(wait=True)
+                display(figures[-1])
+        finally:
+            _close(figures)
+
+    def _on_change(self, _change: object) -> None:
+        try:
+            self._draw()
+        except Exception:  # show the traceback where the figure would be, keep the widget alive
+            with self.out:
+                self.out.clear_output(wait=True)
+                print(traceback.format_exc())
+
+
+class StaticExplorer(ipw.VBox):
+    """Controls driving nested ``Stack``s of precomputed PNG views, linked in the browser.
+
+    ``views`` lists the :class:`ipywidgets.Image` views in row-major order over
+    ``combinations`` (dicts of parameter values), so ``views[i]`` shows
+    ``fn(**combinations[i])``. The controls' ``index`` is ``jsdlink``-ed to the
+    ``selected_index`` of the stacks one level below them, so the static page
+    updates without a kernel.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        controls: Mapping[str, ipw.ValueWidget],
+        options: Mapping[str, list[tuple[str, Any]]],
+        *,
+        dpi: float,
+    ):
+        self.fn = fn
+        self.controls = dict(controls)
+        names = list(self.controls)
+        self.combinations: list[dict[str, Any]] = [
+            dict(zip(names, (v for _, v in combo), strict=True))
+            for combo in itertools.product(*(options[n] for n in names))
+        ]
+        self.views: list[ipw.Image] = []
+        for values in self.combinations:
+            png = render_png(fn, values, dpi=dpi)
+            self.views.append(ipw.Image(value=png, format="png", layout=ipw.Layout(width="auto")))
+        self.links: list[ipw.widgets.widget_link.DirectionalLink] = []
+        self.stack = self._nest(names, self.views)
+        super().__init__([*self.controls.values(), self.stack], _dom_classes=["mrs-explore"])
+
+    def _nest(self, names: list[str], leaves: list[ipw.Widget]) -> ipw.Widget:
+        """Group ``leaves`` (row-major over ``names``) into one Stack level per parameter."""
+        if not names:
+            return leaves[0]
+        control = self.controls[names[0]]
+        n = len(control.options)
+        size = len(leaves) // n
+        children = [self._nest(names[1:], leaves[i * size : (i + 1) * size]) for i in range(n)]
+        stack = ipw.Stack(children, selected_index=control.index)
+        self.links.append(ipw.jsdlink((control, "index"), (stack, "selected_index")))
+        return stack
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {name: w.value for name, w in self.controls.items()}
+
+    @property
+    def current_view(self) -> ipw.Image:
+        """The view the controls select (what the static page shows)."""
+        widget: ipw.Widget = self.stack
+        while isinstance(widget, ipw.Stack):
+            widget = widget.children[widget.selected_index]
+        return widget
+
+
+def explore(
+    fn: Callable[..., Any],
+    params: Mapping[str, ParamSpec],
+    *,
+    precompute: bool | None = None,
+    continuous_update: bool | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    max_views: int = MAX_VIEWS,
+    dpi: float = 80,
+) -> LiveExplorer | StaticExplorer:
+    """A teaching widget over ``fn(**values)``, live in JupyterLab and precomputed in the book.
+
+    Parameters
+    ----------
+    fn
+        Draws one matplotlib figure for one set of keyword values (or returns a
+        :class:`~matplotlib.figure.Figure`). Figures are closed after use.
+    params
+        ``name -> values``: a sequence of allowed values gives a slider over those
+        values; a mapping ``label -> value`` gives a dropdown.
+    precompute
+        ``True``: pre-render every combination (static mode); ``False``: live
+        callbacks; ``None`` (default): static when ``$MRS_STATIC_WIDGETS`` is set
+        (see :func:`static_mode`), else live.
+    continuous_update
+        Whether sliders update while dragging; default: yes when precomputed
+        (switching images is instant), no when live (each update runs ``fn``).
+    defaults
+        Initial value per parameter (default: the first value of each).
+    max_views
+        Upper bound on the number of combinations in static mode (each is an
+        embedded PNG); more raises :class:`WidgetParamError`.
+    dpi
+        Resolution of the precomputed PNG views.
+
+    Returns
+    -------
+    LiveExplorer or StaticExplorer
+        Both are ``ipywidgets.VBox`` with ``controls`` and ``values``;
+        display the widget as the last expression of a cell.
+
+    Raises
+    ------
+    WidgetParamError
+        Empty or repeated values, a non-identifier name, an unknown default, too
+        many combinations, or ``fn`` drawing no figure. Exceptions raised by
+        ``fn`` itself propagate unchanged.
+    """
+    if not isinstance(params, Mapping) or not params:
+        raise WidgetParamError(f"params: expected a non-empty mapping name -> values, got {params!r}")
+    static = static_mode() if precompute is None else bool(precompute)
+    continuous = static if continuous_update is None else bool(continuous_update)
+    defaults = dict(defaults or {})
+    unknown = set(defaults) - set(params)
+    if unknown:
+        raise WidgetParamError(f"defaults: unknown parameters {sorted(unknown)}")
+
+    options: dict[str, list[tuple[str, Any]]] = {}
+    controls: dict[str, ipw.ValueWidget] = {}
+    for name, spec in params.items():
+        pairs, dropdown = _options(name, spec)
+        index = 0
+        if name in defaults:
+            matches = [i for i, (_, v) in enumerate(pairs) if _same(v, defaults[name])]
+            if not matches:
+                raise WidgetParamError(
+                    f"defaults[{name!r}] = {defaults[name]!r} is not one of {[v for _, v in pairs]}"
+                )
+            index = matches[0]
+        options[name] = pairs
+        controls[name] = _control(name, pairs, dropdown, index, continuous)
+
+    if not static:
+        return LiveExplorer(fn, controls)
+    n_views = math.prod(len(p) for p in options.values())
+    if n_views > max_views:
+        sizes = " x ".join(f"{len(p)} ({n})" for n, p in options.items())
+        raise WidgetParamError(
+            f"{n_views} combinations ({sizes}) exceed max_views={max_views}: each is a "
+            "precomputed image in the page; use fewer values or raise max_views"
+        )
+    with mpl.rc_context({"figure.max_open_warning": 0}):
+        return StaticExplorer(fn, controls, options, dpi=dpi)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and other objects without a boolean ==
+        return a is b
+
+
+# --------------------------------------------------------------------------- pipeline figure
+
+#: The book's pipeline: (chapter, title, library modules), in data-flow order.
+PIPELINE: tuple[tuple[str, str, str], ...] = (
+    ("1", "Spin physics\n& MEGA-PRESS simulation", "mrs_lib.sim"),
+    ("1", "Basis spectra\nON / OFF / DIFF", "mrs_lib.sim.basis"),
+    ("2", "Synthetic datasets\n& augmentation", "mrs_lib.synth"),
+    ("3", "Architecture search\n(Optuna)", "mrs_lib.search, models"),
+    ("4", "Training\n10k / 100k spectra", "mrs_lib.train"),
+    ("5", "Phantom validation", "mrs_lib.io.phantoms, metrics"),
+    ("6", "LCModel comparison", "mrs_lib.fit, quantify"),
+)
+
+
+def pipeline_figure(stages: Sequence[tuple[str, str, str]] = PIPELINE) -> Figure:
+    """Draw the book's pipeline (spin physics to the LCModel comparison) as a flow chart.
+
+    Each box names the stage, its chapter and the library modules that implement it.
+    Used by the introduction chapter.
+    """
+    n = len(stages)
+    fig, ax = plt.subplots(figsize=(11, 3.4), layout="constrained")
+    ax.set_xlim(-0.1, 2 * n - 0.9)
+    ax.set_ylim(-1.25, 1.25)
+    ax.axis("off")
+    colours = plt.get_cmap("viridis")
+    for i, (chapter, title, modules) in enumerate(stages):
+        x = 2 * i
+        face = colours(0.15 + 0.7 * i / max(n - 1, 1))
+        ax.text(
+            x + 0.5, 0.25, title, ha="center", va="center", fontsize=9, color="white",
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": face, "edgecolor": "none"},
+        )
+        ax.text(x + 0.5, -0.65, f"chapter {chapter}", ha="center", fontsize=8, weight="bold")
+        ax.text(x + 0.5, -0.95, modules, ha="center", fontsize=7, family="monospace")
+        if i < n - 1:
+            ax.annotate(
+                "", xy=(x + 1.75, 0.25), xytext=(x + 1.25, 0.25),
+                arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1.5},
+            )
+    return fig
+
+
+__all__ = [
+    "MAX_VIEWS",
+    "PIPELINE",
+    "STATIC_ENV_VAR",
+    "LiveExplorer",
+    "StaticExplorer",
+    "WidgetParamError",
+    "explore",
+    "pipeline_figure",
+    "render_png",
+    "static_mode",
+]
