@@ -29,6 +29,7 @@ from .lcmodel import (
     write_control,
     write_raw,
 )
+from .nifti import load, load_basis, save, save_basis
 
 __all__ = [
     "LCModelBasis",
@@ -37,11 +38,15 @@ __all__ = [
     "LCModelTable",
     "basis_from_lcmodel",
     "control_text",
+    "load",
+    "load_basis",
     "read_basis",
     "read_coord",
     "read_csv",
     "read_raw",
     "read_table",
+    "save",
+    "save_basis",
     "write_basis",
     "write_control",
     "write_raw",
