@@ -1,0 +1,392 @@
+"""One quantifier interface: networks, the LCModel-style fitter, real LCModel, Gannet.
+
+Every method takes the same input, an :class:`~mrs_lib.spectrum.EditedSpectra`
+(one acquisition or a batch), and returns the same :class:`QuantResult`, so
+chapter 6 of the book loops over methods::
+
+    for q in (get_quantifier("lcm", basis=basis), get_quantifier("gannet", basis=basis)):
+        result = q.quantify(test.spectra)
+        print(q.name, metrics.mae(result.concentrations, test.concentrations))
+
+Concentrations are in each method's own units (basis units for the fitters,
+sum-normalised fractions for the networks, basis-calibrated areas for the
+Gannet-style fit); compare them through the max-normalised metric of the
+paper (:func:`mrs_lib.metrics.max_normalise`, method.md) or as ratios to Cr.
+A method that does not report a metabolite puts NaN in its column.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import MRSDataError, MRSError
+from .sim.basis import Basis
+from .spectrum import EditedSpectra
+from .types import METABOLITES, MODEL_NAMES
+
+#: Names accepted by :func:`get_quantifier`.
+METHODS: tuple[str, ...] = ("lcm", "gannet", "lcmodel", "network", *MODEL_NAMES)
+
+
+@dataclass(frozen=True, eq=False)
+class QuantResult:
+    """Concentrations of a batch of spectra from one method.
+
+    Parameters
+    ----------
+    metabolites
+        Column names, in the order of :data:`mrs_lib.types.METABOLITES` for
+        every built-in quantifier.
+    concentrations
+        ``[n_spectra, n_metabolites]``; NaN where the method reports nothing.
+    uncertainty
+        Cramér-Rao %SD of the same shape (999 = on a bound), or ``None`` for
+        methods without one (networks).
+    diagnostics
+        Per-method extras (phases, linewidths, fit errors, ...), each either a
+        scalar or a sequence with one entry per spectrum.
+    method
+        Name of the method.
+    seconds
+        Wall-clock time of the whole call.
+    """
+
+    metabolites: tuple[str, ...]
+    concentrations: np.ndarray
+    uncertainty: np.ndarray | None
+    diagnostics: Mapping[str, Any]
+    method: str
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        conc = np.atleast_2d(np.asarray(self.concentrations, dtype=float))
+        if conc.shape[1] != len(self.metabolites):
+            raise MRSDataError(
+                f"QuantResult: {len(self.metabolites)} metabolites but concentrations of shape {conc.shape}"
+            )
+        object.__setattr__(self, "concentrations", conc)
+        object.__setattr__(self, "metabolites", tuple(self.metabolites))
+        if self.uncertainty is not None:
+            unc = np.atleast_2d(np.asarray(self.uncertainty, dtype=float))
+            if unc.shape != conc.shape:
+                raise MRSDataError(f"QuantResult: uncertainty shape {unc.shape} != {conc.shape}")
+            object.__setattr__(self, "uncertainty", unc)
+        object.__setattr__(self, "diagnostics", dict(self.diagnostics))
+
+    def __len__(self) -> int:
+        return int(self.concentrations.shape[0])
+
+    @property
+    def per_second(self) -> float:
+        """Spectra quantified per second of wall-clock time."""
+        return len(self) / self.seconds if self.seconds > 0 else float("inf")
+
+    def max_normalised(self) -> np.ndarray:
+        """Each row divided by its own maximum (NaN columns ignored for the maximum)."""
+        c = self.concentrations
+        m = np.nanmax(np.where(np.isnan(c), -np.inf, c), axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(m > 0, c / np.where(m > 0, m, 1.0), 0.0)
+
+    def ratio(self, metabolite: str, reference: str = "Cr") -> np.ndarray:
+        """``metabolite / reference`` per spectrum (NaN where the reference is not positive)."""
+        i, k = self.metabolites.index(metabolite), self.metabolites.index(reference)
+        ref = self.concentrations[:, k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ref > 0, self.concentrations[:, i] / ref, np.nan)
+
+    def table(self, labels: Sequence[str] | None = None, digits: int = 4) -> str:
+        """Plain-text table: one row per spectrum, concentration (and %SD) per metabolite."""
+        labels = list(labels) if labels is not None else [str(i) for i in range(len(self))]
+        width = max([len("spectrum"), *(len(s) for s in labels)])
+        cols = [f"{m:>{digits + 8}}" for m in self.metabolites]
+        lines = [f"{'spectrum':<{width}} " + " ".join(cols)]
+        for r, lab in enumerate(labels):
+            cells = []
+            for j in range(len(self.metabolites)):
+                c = self.concentrations[r, j]
+                txt = "nan" if np.isnan(c) else f"{c:.{digits}g}"
+                if self.uncertainty is not None and np.isfinite(self.uncertainty[r, j]):
+                    txt += f" ({self.uncertainty[r, j]:.0f}%)"
+                cells.append(f"{txt:>{digits + 8}}")
+            lines.append(f"{lab:<{width}} " + " ".join(cells))
+        return "\n".join(lines)
+
+
+@runtime_checkable
+class Quantifier(Protocol):
+    """Anything with a ``name`` and ``quantify(EditedSpectra) -> QuantResult``."""
+
+    name: str
+
+    def quantify(self, spectra: EditedSpectra) -> QuantResult: ...
+
+
+def iter_acquisitions(spectra: EditedSpectra) -> Iterator[EditedSpectra]:
+    """Single acquisitions of a (possibly batched) :class:`EditedSpectra`, flattened in C order."""
+    if not spectra.off.batch_shape:
+        yield spectra
+        return
+    n = spectra.off.n_points
+    off = spectra.off.replace(fid=spectra.off.fid.reshape(-1, n))
+    on = spectra.on.replace(fid=spectra.on.fid.reshape(-1, n))
+    for i in range(off.batch_shape[0]):
+        yield EditedSpectra(off=off[i], on=on[i])
+
+
+def _columns_for(basis: Basis | None) -> tuple[str, ...]:
+    return tuple(METABOLITES) if basis is None else basis.metabolites
+
+
+# ---------------------------------------------------------------------------- LCModel-style fit
+class LCMQuantifier:
+    """The library's LCModel-style fitter (:mod:`mrs_lib.fit.lcm`) as a quantifier.
+
+    ``strategy="off+diff"`` (default) fits the OFF spectrum for every
+    metabolite and the DIFF spectrum ('mega-press-3' mode) for the edited
+    ones (``from_diff``, GABA by default), the way edited data are quantified
+    with LCModel; ``"off"``, ``"on"`` or ``"diff"`` fit one sub-spectrum only.
+    ``keep_fits=True`` keeps the :class:`~mrs_lib.fit.lcm.LCMFit` objects in
+    ``result.extra["fits"]``.
+    """
+
+    def __init__(
+        self,
+        basis: Basis,
+        strategy: str = "off+diff",
+        from_diff: Sequence[str] = ("GABA",),
+        keep_fits: bool = False,
+        **config: Any,
+    ) -> None:
+        from .fit.lcm import LCMFitter
+
+        if strategy not in ("off+diff", "off", "on", "diff"):
+            raise MRSDataError(f"LCMQuantifier: strategy {strategy!r} not in off+diff, off, on, diff")
+        self.name = "lcm"
+        self.basis = basis
+        self.strategy = strategy
+        self.from_diff = tuple(m for m in from_diff if m in basis.metabolites)
+        self.keep_fits = keep_fits
+        modes = ("off", "diff") if strategy == "off+diff" else (strategy,)
+        self._fitters = {m: LCMFitter(basis, m, **config) for m in modes}  # type: ignore[arg-type]
+
+    def quantify(self, spectra: EditedSpectra) -> QuantResult:
+        from .fit.lcm import combine_edited
+
+        t0 = time.perf_counter()
+        conc, sd, diag_rows, fits = [], [], [], []
+        for acq in iter_acquisitions(spectra):
+            per = {m: f.fit(acq[m]) for m, f in self._fitters.items()}  # type: ignore[index]
+            if self.strategy == "off+diff":
+                c, s = combine_edited(per["off"], per["diff"], self.from_diff)
+            else:
+                c, s = per[self.strategy].concentrations, per[self.strategy].sd_percent
+            conc.append(c)
+            sd.append(s)
+            row: dict[str, Any] = {}
+            for m, f in per.items():
+                row.update(
+                    {
+                        f"{m}_phase0_deg": f.phase0_deg,
+                        f"{m}_shift_ppm": f.shift_ppm,
+                        f"{m}_lorentzian_hz": f.lorentzian_hz,
+                        f"{m}_gaussian_hz": f.gaussian_hz,
+                        f"{m}_residual_sd": f.residual_sd,
+                        f"{m}_success": f.success,
+                    }
+                )
+            diag_rows.append(row)
+            fits.append(per)
+        diagnostics = {k: [r[k] for r in diag_rows] for k in (diag_rows[0] if diag_rows else {})}
+        diagnostics["strategy"] = self.strategy
+        return QuantResult(
+            self.basis.metabolites,
+            np.array(conc),
+            np.array(sd),
+            diagnostics,
+            self.name,
+            time.perf_counter() - t0,
+            extra={"fits": fits} if self.keep_fits else {},
+        )
+
+
+# ---------------------------------------------------------------------------- Gannet-style fit
+class GannetQuantifier:
+    """Gannet-style GABA+/Cr peak fits (:mod:`mrs_lib.fit.gannet`) as a quantifier.
+
+    Reports GABA and Cr only (NaN elsewhere). With a ``basis``, each peak
+    area is divided by the area the same fit gives for one concentration
+    unit of that metabolite alone (calibration on the basis), so the two
+    numbers are in basis units like the LCModel-style fit's; without one
+    they are raw areas. ``diagnostics["gaba_cr"]`` is the raw GABA+/Cr ratio.
+    """
+
+    def __init__(self, basis: Basis | None = None) -> None:
+        self.name = "gannet"
+        self.metabolites = _columns_for(basis)
+        self._unit = {"GABA": 1.0, "Cr": 1.0}
+        if basis is not None:
+            from .fit.gannet import fit_creatine, fit_gaba
+
+            for m in ("GABA", "Cr"):
+                if m not in basis.metabolites:
+                    raise MRSDataError(f"GannetQuantifier: the basis lacks {m}")
+            self._unit["GABA"] = fit_gaba(basis.edited("GABA").diff).area
+            self._unit["Cr"] = fit_creatine(basis.edited("Cr").off).area
+
+    def quantify(self, spectra: EditedSpectra) -> QuantResult:
+        from .fit.gannet import fit_gannet
+
+        t0 = time.perf_counter()
+        rows, diag = [], {k: [] for k in ("gaba_cr", "gaba_fit_error", "cr_fit_error", "gaba_fwhm_ppm")}
+        ig, ic = self.metabolites.index("GABA"), self.metabolites.index("Cr")
+        for acq in iter_acquisitions(spectra):
+            g = fit_gannet(acq)
+            c = np.full(len(self.metabolites), np.nan)
+            c[ig] = g.gaba.area / self._unit["GABA"]
+            c[ic] = g.cr.area / self._unit["Cr"]
+            rows.append(c)
+            diag["gaba_cr"].append(g.gaba_cr)
+            diag["gaba_fit_error"].append(g.gaba.fit_error_percent)
+            diag["cr_fit_error"].append(g.cr.fit_error_percent)
+            diag["gaba_fwhm_ppm"].append(g.gaba.fwhm_ppm)
+        return QuantResult(
+            self.metabolites, np.array(rows), None, diag, self.name, time.perf_counter() - t0
+        )
+
+
+# ---------------------------------------------------------------------------- real LCModel
+class LCModelQuantifier:
+    """The external ``lcmodel`` binary (:mod:`mrs_lib.fit.lcmodel`) as a quantifier.
+
+    Same strategy as :class:`LCMQuantifier`: the OFF spectrum for every
+    metabolite, the DIFF ('mega-press-3') for ``from_diff``. Raises
+    :class:`~mrs_lib.errors.MRSError` with installation notes when no binary is found.
+    """
+
+    def __init__(
+        self,
+        basis: Basis,
+        binary: str | None = None,
+        from_diff: Sequence[str] = ("GABA",),
+        workdir: str | None = None,
+        **control: Any,
+    ) -> None:
+        from .fit.lcmodel import find_lcmodel
+
+        self.name = "lcmodel"
+        self.basis = basis
+        self.binary = find_lcmodel(binary)
+        self.from_diff = tuple(m for m in from_diff if m in basis.metabolites)
+        self.workdir = workdir
+        self.control = control
+
+    def quantify(self, spectra: EditedSpectra) -> QuantResult:
+        from .fit.lcmodel import run_lcmodel
+
+        t0 = time.perf_counter()
+        conc, sd, diag = [], [], {"off_fwhm_ppm": [], "off_snr": [], "diff_fwhm_ppm": []}
+        for acq in iter_acquisitions(spectra):
+            off = run_lcmodel(acq.off, self.basis, "off", binary=self.binary, workdir=self.workdir, **self.control)
+            dif = run_lcmodel(acq.diff, self.basis, "diff", binary=self.binary, workdir=self.workdir, **self.control)
+            c, s = off.concentrations.copy(), off.sd_percent.copy()
+            for m in self.from_diff:
+                i = self.basis.metabolites.index(m)
+                c[i], s[i] = dif.concentrations[i], dif.sd_percent[i]
+            conc.append(c)
+            sd.append(s)
+            diag["off_fwhm_ppm"].append(off.table.fwhm_ppm)
+            diag["off_snr"].append(off.table.snr)
+            diag["diff_fwhm_ppm"].append(dif.table.fwhm_ppm)
+        return QuantResult(
+            self.basis.metabolites, np.array(conc), np.array(sd), diag, self.name, time.perf_counter() - t0
+        )
+
+
+# ---------------------------------------------------------------------------- networks
+class NetworkQuantifier:
+    """A trained network (CNN, FCNN or YAE) as a quantifier.
+
+    ``model`` is a checkpoint name or path (loaded with
+    :func:`mrs_lib.train.load_model`) or an ``nn.Module``. The input is built
+    with :func:`mrs_lib.synth.network_input` using the checkpoint's channels
+    (``meta["channels"]``, or ``channels=``). Outputs are sum-normalised
+    fractions; there is no uncertainty.
+    """
+
+    def __init__(
+        self, model: Any, channels: Sequence[str] | None = None, name: str | None = None, device: str = "cpu"
+    ) -> None:
+        from . import train
+
+        meta: dict[str, Any] = {}
+        if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+            model, meta = train.load_model(model, device=device)
+        self.model = model
+        self.meta = meta
+        self.channels = channels if channels is not None else meta.get("channels")
+        label = name or meta.get("model_name") or type(model).__name__.lower()
+        self.name = str(label)
+        self.metabolites = tuple(METABOLITES)
+
+    def inputs(self, spectra: EditedSpectra) -> np.ndarray:
+        """The network input ``[batch, rows, 2048]`` for ``spectra``."""
+        from .synth import network_input
+
+        if not spectra.off.batch_shape:
+            spectra = spectra.map(lambda s: s.replace(fid=s.fid[None]))
+        if self.channels is None:
+            return np.asarray(network_input(spectra))
+        return np.asarray(network_input(spectra, self.channels))
+
+    def quantify(self, spectra: EditedSpectra) -> QuantResult:
+        from .train import predict
+
+        t0 = time.perf_counter()
+        pred = predict(self.model, self.inputs(spectra))
+        return QuantResult(
+            self.metabolites, np.asarray(pred, dtype=float), None, {}, self.name, time.perf_counter() - t0
+        )
+
+
+# ---------------------------------------------------------------------------- factory
+def get_quantifier(method: str, **kwargs: Any) -> Quantifier:
+    """A quantifier by name: ``lcm``, ``gannet``, ``lcmodel``, or a network.
+
+    Keyword arguments go to the class: ``basis=`` for the fitters (required
+    for ``lcm`` and ``lcmodel``), ``model=`` (checkpoint name, path or module)
+    for ``network``; ``cnn``/``fcnn``/``yae`` load the checkpoint of that name
+    unless ``model=`` is given.
+    """
+    m = method.lower()
+    if m == "lcm":
+        return LCMQuantifier(**kwargs)
+    if m == "gannet":
+        return GannetQuantifier(**kwargs)
+    if m == "lcmodel":
+        return LCModelQuantifier(**kwargs)
+    if m == "network" or m in MODEL_NAMES:
+        model = kwargs.pop("model", None if m == "network" else m)
+        if model is None:
+            raise MRSError("get_quantifier('network'): pass model=<checkpoint name, path or nn.Module>")
+        return NetworkQuantifier(model, **kwargs)
+    raise MRSError(f"unknown quantification method {method!r}: expected one of {', '.join(METHODS)}")
+
+
+__all__ = [
+    "METHODS",
+    "GannetQuantifier",
+    "LCMQuantifier",
+    "LCModelQuantifier",
+    "NetworkQuantifier",
+    "QuantResult",
+    "Quantifier",
+    "get_quantifier",
+    "iter_acquisitions",
+]
