@@ -16,6 +16,7 @@ tools: ``metabolites`` (str array), ``fid_on``, ``fid_off`` (complex,
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,9 @@ import numpy as np
 from ..errors import MRSDataError, MRSFormatError
 from ..spectrum import EditedSpectra, Spectrum
 from ..types import METABOLITES, EditState, Metabolite
+from .presets import Preset, get_preset
+from .sequence import LineList, Refocusing, simulate_system
+from .spins import GabaModel, spin_system
 
 _NPZ_REQUIRED = ("metabolites", "fid_on", "fid_off", "dwell_s", "larmor_mhz", "ppm_reference")
 
@@ -249,4 +253,160 @@ def load_fida_reference(metabolites: Iterable[Metabolite] = METABOLITES) -> Basi
     return Basis(names, on, off, lw_hz=2.0, params={"source": "FID-A (isbi-fida-megapress)"})
 
 
-__all__ = ["Basis", "load_fida_reference"]
+# ------------------------------------------------------------------ simulation
+#: Bump when a change to the simulator changes its output (invalidates the cache).
+SIMULATOR_VERSION = "1"
+
+
+def cache_dir() -> Path:
+    """Where simulated line lists are cached: ``<artifacts user dir>/sim-cache``."""
+    from ..artifacts import user_dir
+
+    d = user_dir() / "sim-cache"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _cache_key(payload: Mapping[str, Any]) -> str:
+    import hashlib
+
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def simulate_lines(
+    preset: str | Preset = "paper",
+    *,
+    metabolites: Iterable[str] = METABOLITES,
+    gaba: GabaModel = "near2013",
+    cache: bool = True,
+    progress: bool = True,
+) -> dict[str, dict[str, LineList]]:
+    """ON and OFF line lists per metabolite (frequencies relative to the receiver).
+
+    Each metabolite is cached separately under :func:`cache_dir`, keyed by the
+    sha256 of the sequence, the spin system and :data:`SIMULATOR_VERSION`.
+    """
+    from tqdm.auto import tqdm
+
+    pre = get_preset(preset)
+    names = tuple(metabolites)
+    out: dict[str, dict[str, LineList]] = {}
+    bar = tqdm(names, desc=f"simulate {pre.name}", disable=not progress, leave=False)
+    for met in bar:
+        bar.set_postfix_str(met)
+        system = spin_system(met, gaba=gaba)
+        payload = {
+            "version": SIMULATOR_VERSION,
+            "sequence": pre.sequence.as_dict(),
+            "system": system.as_dict(),
+        }
+        key = _cache_key(payload)
+        path = cache_dir() / f"lines-{met}-{key[:20]}.npz" if cache else None
+        if path is not None and path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    out[met] = {m: LineList(z[f"{m}_freq_hz"], z[f"{m}_amp"]) for m in ("on", "off")}
+                continue
+            except Exception:  # a damaged cache file is recomputed
+                pass
+        lines = simulate_system(system, pre.sequence, ("off", "on"))
+        out[met] = {"on": lines["on"], "off": lines["off"]}
+        if path is not None:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                np.savez(
+                    fh,
+                    **{f"{m}_freq_hz": lines[m].freq_hz for m in ("on", "off")},
+                    **{f"{m}_amp": lines[m].amp for m in ("on", "off")},
+                    key_json=np.array(json.dumps(payload, sort_keys=True, default=str)),
+                )
+            os.replace(tmp, path)
+    return out
+
+
+def basis_from_lines(
+    lines: Mapping[str, Mapping[str, LineList]],
+    preset: str | Preset,
+    *,
+    n_points: int | None = None,
+    lw_hz: float = 0.0,
+    params: Mapping[str, Any] | None = None,
+) -> Basis:
+    """Sample line lists into a :class:`Basis` with the preset's readout (optional Lorentzian)."""
+    pre = get_preset(preset)
+    n = int(n_points or pre.n_points)
+    names = tuple(lines)
+    fids = {
+        m: np.stack([lines[met][m].fid(n, pre.dwell_s, lw_hz) for met in names]) for m in ("on", "off")
+    }
+    common = dict(
+        dwell_s=pre.dwell_s,
+        larmor_mhz=pre.sequence.larmor_mhz,
+        ppm_reference=pre.sequence.ppm_reference,
+        te_ms=pre.sequence.te_ms,
+    )
+    info = {**pre.as_dict(), "n_points": n, "simulator_version": SIMULATOR_VERSION, **(params or {})}
+    return Basis(names, Spectrum(fids["on"], **common), Spectrum(fids["off"], **common), lw_hz, info)
+
+
+def simulate_basis(
+    preset: str | Preset = "paper",
+    *,
+    metabolites: Iterable[str] = METABOLITES,
+    n_points: int | None = None,
+    grid_points: int | None = None,
+    refocusing: Refocusing | None = None,
+    gaba: GabaModel = "near2013",
+    cache: bool = True,
+    progress: bool = True,
+) -> Basis:
+    """Simulate (or load from the cache) an unbroadened MEGA-PRESS ON/OFF basis.
+
+    Parameters
+    ----------
+    preset
+        A name in :data:`~mrs_lib.sim.presets.PRESET_NAMES` (``"paper"``,
+        ``"external-reference"``, ``"fida-default"``, ``"mrscloud-siemens"``) or a
+        :class:`~mrs_lib.sim.presets.Preset`.
+    metabolites
+        Which metabolites, in this order (default: all five).
+    n_points
+        Readout points (default: the preset's); the bandwidth stays the preset's.
+    grid_points
+        Spatial positions per axis for shaped refocusing (default 41; small values
+        for quick looks).
+    refocusing
+        ``"ideal"`` or ``"shaped"`` to override the preset.
+    gaba
+        GABA spin-system parameters (``"near2013"``, ``"kaiser2008"``, ``"govindaraju2000"``).
+    cache
+        Reuse and store line lists under :func:`cache_dir`.
+    progress
+        Show a tqdm progress bar.
+
+    Returns a :class:`Basis` with ``lw_hz = 0`` in the NIfTI-MRS convention;
+    broaden it with :meth:`Basis.broaden`. Chapter 1 of the book walks through
+    the physics.
+    """
+    pre = get_preset(preset)
+    changes: dict[str, Any] = {}
+    if grid_points is not None:
+        changes["grid_points"] = int(grid_points)
+    if refocusing is not None:
+        changes["refocusing"] = refocusing
+    if changes:
+        pre = pre.replace(**changes)
+    lines = simulate_lines(pre, metabolites=metabolites, gaba=gaba, cache=cache, progress=progress)
+    return basis_from_lines(lines, pre, n_points=n_points, params={"gaba": gaba})
+
+
+__all__ = [
+    "SIMULATOR_VERSION",
+    "Basis",
+    "basis_from_lines",
+    "cache_dir",
+    "load_fida_reference",
+    "simulate_basis",
+    "simulate_lines",
+]
