@@ -1,0 +1,60 @@
+"""``mrs search``: Bayesian architecture search, resumable and shared between workers (chapter 3)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..cli import command
+from ..types import MODEL_NAMES
+
+
+@command("search", "architecture search with Optuna (resumable; several workers share one storage)")
+def _search(p: argparse.ArgumentParser):
+    from ..search import PRUNERS, SAMPLERS, SEARCH_SPACES, VALIDATIONS
+
+    p.add_argument("--model", choices=MODEL_NAMES, required=True, help="network family")
+    p.add_argument("--trials", type=int, required=True,
+                   help="total trials the study should hold (finished or running, all workers together)")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (sqlite:///f.db, postgresql://user@host/db) or an SQLite "
+                        "file path; default: search-<model>.db in the artifact directory")
+    p.add_argument("--study", default=None, help="study name (default <model>-<space>); resumed if it exists")
+    p.add_argument("--space", choices=SEARCH_SPACES, default="cpu", help="search space (default cpu)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="sampler (default tpe)")
+    p.add_argument("--pruner", choices=PRUNERS, default="median", help="pruner (default median)")
+    p.add_argument("--validation", choices=VALIDATIONS, default="holdout", help="holdout or kfold")
+    p.add_argument("--folds", type=int, default=5, help="folds for --validation kfold")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default: by MRS_SCALE)")
+    p.add_argument("--spectra", type=int, default=None,
+                   help="simulated spectra to search on (default: by MRS_SCALE; paper 10000)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="data/training seed; give each concurrent worker its own --worker-seed")
+    p.add_argument("--worker-seed", type=int, default=None,
+                   help="sampler seed of this worker (default: --seed)")
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many s")
+    p.add_argument("--objective", choices=["train", "proxy"], default="train",
+                   help="'proxy' replaces training by a cheap analytic stand-in (to test workers)")
+
+    def run(args: argparse.Namespace) -> int:
+        from .. import search
+
+        config = search.SearchConfig(
+            family=args.model, space=args.space, sampler=args.sampler, pruner=args.pruner,
+            validation=args.validation, n_folds=args.folds,
+            epochs=args.epochs if args.epochs is not None else search.default_epochs(),
+            seed=args.seed,
+        )
+        data = objective = None
+        if args.objective == "proxy":
+            objective = search.proxy_objective(args.model, args.space, steps=config.epochs)
+        else:
+            data = search.search_data(args.spectra, seed=args.seed)
+        study = search.run_study(
+            config, args.trials, storage=args.storage, study_name=args.study, data=data,
+            objective=objective, timeout_s=args.timeout, seed=args.worker_seed,
+        )
+        print(json.dumps(search.summary(study), indent=2, default=str))
+        return 0
+
+    return run

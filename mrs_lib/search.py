@@ -1,0 +1,858 @@
+"""Architecture search with Optuna: search spaces, objective, storage, workers (chapter 3).
+
+The paper chose its networks by Bayesian optimisation over architecture
+strings, scoring each candidate by the *total max-normalised validation MAE*
+(the sum over Cr, GABA, Gln, Glu and NAA of the mean absolute error after each
+spectrum's prediction and truth are divided by their own maximum) on 10,000
+simulated spectra. This module reproduces that machinery:
+
+* :func:`suggest_config` - the search spaces of CNN, FCNN and YAE, each in two
+  sizes: ``"paper"`` (the published ranges) and ``"cpu"`` (narrow enough that a
+  trial trains in seconds on a laptop CPU).
+* :func:`make_objective` - trains one sampled configuration with
+  :func:`mrs_lib.train.train_model` on a holdout split or k folds, reports the
+  validation MAE after every epoch so that a pruner can stop a hopeless trial.
+* :func:`run_study` - opens (or resumes) a study in any Optuna storage (an
+  SQLite file by default, ``postgresql://...`` to share it between machines)
+  and runs trials until the study holds ``n_trials`` of them *in total*, however
+  many workers run at the same time.
+
+Several workers
+---------------
+Workers coordinate only through the storage. Before it asks for a new trial, a
+worker takes a lock on the study (a file lock beside an SQLite database, a
+PostgreSQL advisory lock otherwise), counts the trials that are finished or
+running, and asks only while that count is below ``n_trials``; so two workers
+never overshoot the total. Every running trial records a heartbeat: a trial
+left ``RUNNING`` by a killed worker is marked ``FAIL`` once its heartbeat is
+older than the grace period, and the next worker replaces it. A resumed study
+therefore continues the count where it stopped. Other storage back-ends (MySQL,
+in-memory) run the same loop without the lock: the total can then exceed
+``n_trials`` by at most the number of workers minus one.
+
+The command line is ``mrs search --model cnn --trials N --storage URL --study NAME``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from .errors import MRSError
+from .types import METABOLITES, MODEL_NAMES, ModelName
+
+SearchSpace = Literal["cpu", "paper"]
+SEARCH_SPACES: tuple[SearchSpace, ...] = get_args(SearchSpace)
+SamplerName = Literal["tpe", "gp", "random"]
+SAMPLERS: tuple[SamplerName, ...] = get_args(SamplerName)
+PrunerName = Literal["median", "hyperband", "none"]
+PRUNERS: tuple[PrunerName, ...] = get_args(PrunerName)
+Validation = Literal["holdout", "kfold"]
+VALIDATIONS: tuple[Validation, ...] = get_args(Validation)
+
+#: Trial states that count towards a study's total (a failed trial is replaced).
+COUNTED_STATES = ("COMPLETE", "PRUNED", "RUNNING")
+
+#: The paper's best total simulated validation MAE (sum over the five metabolites).
+PAPER_BEST_VAL_MAE: dict[str, tuple[float, float]] = {
+    "cnn": (0.0073, 0.0080),
+    "yae": (0.0105, 0.0107),
+}
+
+log = logging.getLogger(__name__)
+
+Objective = Callable[[Any], float]
+
+
+class SearchError(MRSError):
+    """A search cannot start: unknown family/space/sampler, bad storage URL, empty data."""
+
+
+# --------------------------------------------------------------------------- search spaces
+def _cnn(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """CNN of the authors: (1, k) convs, row-collapsing (rows, k) convs, pairs of (1, k) convs.
+
+    Keys are those of :class:`mrs_lib.models.CNNConfig`; ``pool`` < 0 is a
+    stride, > 0 a max-pool size.
+    """
+    if space == "paper":
+        return {
+            "c1": trial.suggest_categorical("c1", [3, 5, 7, 9, 11]),
+            "c2": trial.suggest_categorical("c2", [3, 5, 7, 9, 11]),
+            "c3": trial.suggest_categorical("c3", [3, 5, 7, 9]),
+            "c4": trial.suggest_categorical("c4", [1, 3, 5]),
+            "f1": trial.suggest_categorical("f1", [64, 128, 256, 512]),
+            "f2": trial.suggest_categorical("f2", [128, 256, 512, 1024]),
+            **_cnn_downsampling(trial),
+            "dense": trial.suggest_categorical("dense", [256, 512, 1024, 2048]),
+            "norm": trial.suggest_categorical("norm", ["batch", "dropout"]),
+            "dropout": trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
+            "output": trial.suggest_categorical("output", ["linear", "sigmoid", "softmax"]),
+        }
+    return {
+        "c1": trial.suggest_categorical("c1", [3, 5, 7, 9]),
+        "c2": trial.suggest_categorical("c2", [3, 5, 7, 9]),
+        "c3": trial.suggest_categorical("c3", [3, 5, 7]),
+        "c4": trial.suggest_categorical("c4", [1, 3]),
+        "f1": trial.suggest_categorical("f1", [8, 16, 24]),
+        "f2": trial.suggest_categorical("f2", [16, 32, 48]),
+        **_cnn_downsampling(trial),
+        "dense": trial.suggest_categorical("dense", [64, 128, 256]),
+        "norm": trial.suggest_categorical("norm", ["batch", "dropout"]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
+        "output": trial.suggest_categorical("output", ["linear", "sigmoid", "softmax"]),
+    }
+
+
+def _cnn_downsampling(trial: Any) -> dict[str, int]:
+    """Stride or pool ``pool`` and the number of conv ``pairs`` (3 + 2 * pairs blocks).
+
+    Every block downsamples by ``|pool|``; a second pair is offered only for a
+    factor of 2, so that at least ~8 of the 2048 points survive the stack.
+    """
+    pool = trial.suggest_categorical("pool", [-2, -3, 2, 3])
+    pairs = trial.suggest_int("pairs", 1, 2) if abs(pool) == 2 else 1
+    return {"pool": pool, "pairs": pairs}
+
+
+def _fcnn(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """FCNN of Hatami et al.: [Conv1D, CReLU, MaxPool(2)] stages with doubling widths.
+
+    Keys are those of :class:`mrs_lib.models.FCNNConfig`; the searched
+    ``n_stages`` and ``base_filters`` become ``filters = base * 2**i``.
+    """
+    if space == "paper":
+        n = trial.suggest_int("n_stages", 3, 6)
+        base = trial.suggest_categorical("base_filters", [16, 32, 64])
+        dense = trial.suggest_categorical("dense", [256, 512, 1024, 2048])
+        pool = trial.suggest_categorical("pool_before_dense", [1, 2, 4])
+    else:
+        n = trial.suggest_int("n_stages", 3, 6)
+        base = trial.suggest_categorical("base_filters", [4, 8, 16])
+        dense = trial.suggest_categorical("dense", [64, 128, 256])
+        pool = trial.suggest_categorical("pool_before_dense", [4, 8, 16])
+    return {
+        "filters": [base * 2**i for i in range(n)],
+        "kernel": trial.suggest_categorical("kernel", [3, 5, 7]),
+        "dense": dense,
+        "pool_before_dense": pool,
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
+        "batch_norm": trial.suggest_categorical("batch_norm", [False, True]),
+        "output": trial.suggest_categorical("output", ["linear", "sigmoid", "softmax"]),
+    }
+
+
+def _yae(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """Y-shaped autoencoder: per-row MLP encoder, decoder branch, quantifier branch.
+
+    Keys are those of :class:`mrs_lib.models.YAEConfig`; the searched
+    ``enc_first``, ``enc_depth`` and ``latent`` become the halving ``encoder``
+    widths ending at the latent size.
+    """
+    if space == "paper":
+        first = trial.suggest_categorical("enc_first", [512, 1024, 2048])
+        depth = trial.suggest_int("enc_depth", 2, 4)
+        latent = trial.suggest_categorical("latent", [64, 128, 256])
+        hidden = trial.suggest_categorical("quantifier", [128, 256, 384, 512])
+    else:
+        first = trial.suggest_categorical("enc_first", [128, 256, 512])
+        depth = trial.suggest_int("enc_depth", 1, 3)
+        latent = trial.suggest_categorical("latent", [16, 32, 64])
+        hidden = trial.suggest_categorical("quantifier", [32, 64, 128])
+    return {
+        "encoder": _encoder_widths(first, depth, latent),
+        "quantifier": hidden,
+        "activation": trial.suggest_categorical("activation", ["tanh", "relu", "gelu"]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.4, step=0.1),
+        "output": trial.suggest_categorical("output", ["sigmoid", "softmax"]),
+    }
+
+
+def _encoder_widths(first: int, depth: int, latent: int) -> list[int]:
+    """``depth`` halving hidden widths from ``first`` (each above ``latent``), then ``latent``."""
+    hidden = [first >> i for i in range(depth)]
+    return [w for w in hidden if w > latent] + [latent]
+
+
+_SPACES: dict[str, Callable[[Any, SearchSpace], dict[str, Any]]] = {
+    "cnn": _cnn,
+    "fcnn": _fcnn,
+    "yae": _yae,
+}
+
+
+def suggest_config(trial: Any, family: ModelName, space: SearchSpace = "cpu") -> dict[str, Any]:
+    """Sample one architecture of ``family`` from ``space`` with an Optuna ``trial``.
+
+    Returns a plain dict (JSON-serialisable) of the model configuration, the
+    ``config`` argument of :func:`mrs_lib.models.build_model`. ``"paper"`` holds
+    the published ranges (up to the ~39 M-parameter CNN); ``"cpu"`` narrows the
+    widths so that a trial trains in seconds (chapter 3 explains both).
+    """
+    _check(family, MODEL_NAMES, "family")
+    _check(space, SEARCH_SPACES, "space")
+    return _SPACES[family](trial, space)
+
+
+def suggest_train(trial: Any, space: SearchSpace = "cpu") -> dict[str, Any]:
+    """Training hyper-parameters searched beside the architecture (learning rate, batch size)."""
+    if space == "paper":
+        return {
+            "lr": trial.suggest_float("lr", 1e-5, 1e-3, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64]),
+        }
+    return {
+        "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [32, 64]),
+    }
+
+
+def config_from_params(
+    family: ModelName, params: Mapping[str, Any], space: SearchSpace = "cpu"
+) -> dict[str, Any]:
+    """Rebuild the model configuration of a finished trial from its ``params``."""
+    import optuna
+
+    return suggest_config(optuna.trial.FixedTrial(dict(params)), family, space)
+
+
+def _check(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise SearchError(f"{what} {value!r}: expected one of {', '.join(allowed)}")
+
+
+# --------------------------------------------------------------------------- samplers, pruners
+def make_sampler(name: SamplerName = "tpe", seed: int | None = None, **kwargs: Any) -> Any:
+    """An Optuna sampler: ``"tpe"`` (multivariate TPE), ``"gp"`` (Gaussian process) or ``"random"``.
+
+    ``GPSampler`` uses torch and scipy (both dependencies); without the optional
+    ``greenlet`` package it logs that it falls back to sequential L-BFGS-B.
+    """
+    import optuna
+
+    _check(name, SAMPLERS, "sampler")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, constant_liar=True,
+                **{"n_startup_trials": 10, **kwargs},
+            )
+        if name == "gp":
+            return optuna.samplers.GPSampler(seed=seed, **{"n_startup_trials": 10, **kwargs})
+        return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(name: PrunerName = "median", *, max_epochs: int = 50, **kwargs: Any) -> Any:
+    """An Optuna pruner fed by the per-epoch validation MAE.
+
+    ``"median"`` stops a trial whose value is worse than the median of earlier
+    trials at the same epoch (after 5 complete trials and 2 epochs);
+    ``"hyperband"`` allocates epochs by successive halving up to ``max_epochs``.
+    """
+    import optuna
+
+    _check(name, PRUNERS, "pruner")
+    if name == "median":
+        opts = {"n_startup_trials": 5, "n_warmup_steps": 2, **kwargs}
+        return optuna.pruners.MedianPruner(**opts)
+    if name == "hyperband":
+        opts = {"min_resource": 1, "max_resource": max(int(max_epochs), 1), **kwargs}
+        return optuna.pruners.HyperbandPruner(**opts)
+    return optuna.pruners.NopPruner()
+
+
+# --------------------------------------------------------------------------- validation splits
+def split_indices(
+    n: int,
+    validation: Validation = "holdout",
+    *,
+    val_fraction: float = 0.2,
+    n_folds: int = 5,
+    rng: np.random.Generator,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train_idx, val_idx)`` pairs: one 80/20-style holdout split, or ``n_folds`` folds.
+
+    The indices are a permutation of ``range(n)`` drawn from ``rng``; the
+    validation sets of k folds are disjoint and cover every sample once.
+    """
+    _check(validation, VALIDATIONS, "validation")
+    perm = rng.permutation(n)
+    if validation == "holdout":
+        n_val = round(n * val_fraction)
+        if not 0 < n_val < n:
+            raise SearchError(f"holdout of {n} samples with val_fraction={val_fraction}: empty split")
+        return [(np.sort(perm[n_val:]), np.sort(perm[:n_val]))]
+    if not 2 <= n_folds <= n:
+        raise SearchError(f"k-fold with n_folds={n_folds} on {n} samples: expected 2 <= k <= n")
+    folds = np.array_split(perm, n_folds)
+    return [
+        (np.sort(np.concatenate(folds[:k] + folds[k + 1 :])), np.sort(folds[k]))
+        for k in range(n_folds)
+    ]
+
+
+# --------------------------------------------------------------------------- objective
+def total_max_normalised_mae(pred: Any, truth: Any) -> float:
+    """Sum over metabolites of the mean |pred/max(pred) - truth/max(truth)| (per spectrum).
+
+    The paper's model-selection score: 0.0073-0.0080 for its best CNN.
+    """
+    p = np.asarray(pred, dtype=float)
+    t = np.asarray(truth, dtype=float)
+    p = p / np.maximum(p.max(axis=-1, keepdims=True), 1e-12)
+    t = t / np.maximum(t.max(axis=-1, keepdims=True), 1e-12)
+    return float(np.abs(p - t).mean(axis=0).sum())
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a search needs besides the data; stored in the study's user attributes."""
+
+    family: ModelName = "cnn"
+    space: SearchSpace = "cpu"
+    sampler: SamplerName = "tpe"
+    pruner: PrunerName = "median"
+    validation: Validation = "holdout"
+    val_fraction: float = 0.2
+    n_folds: int = 5
+    epochs: int = 20
+    patience: int = 5
+    seed: int = 0
+    train_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(self.family, MODEL_NAMES, "family")
+        _check(self.space, SEARCH_SPACES, "space")
+        _check(self.sampler, SAMPLERS, "sampler")
+        _check(self.pruner, PRUNERS, "pruner")
+        _check(self.validation, VALIDATIONS, "validation")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (for provenance sidecars and study attributes)."""
+        d = asdict(self)
+        d["train_overrides"] = dict(self.train_overrides)
+        return d
+
+
+def proxy_objective(family: ModelName, space: SearchSpace = "cpu", *, steps: int = 5,
+                    sleep_s: float = 0.0) -> Objective:
+    """A cheap stand-in objective (no training): a smooth, deterministic function of the config.
+
+    It samples from the real search space and reports a decreasing "learning
+    curve" at every step, so storage, resume, workers and pruning can be tested
+    and demonstrated in milliseconds (``mrs search --objective proxy``).
+    """
+    import time
+
+    import optuna
+
+    def objective(trial: Any) -> float:
+        config = suggest_config(trial, family, space)
+        train = suggest_train(trial, space)
+        digest = hashlib.sha256(repr(sorted(config.items())).encode()).digest()
+        jitter = int.from_bytes(digest[:4], "little") / 2**32
+        final = 0.01 + 0.02 * jitter + 0.005 * abs(math.log10(train["lr"]) + 3.0)
+        value = final
+        for step in range(steps):
+            value = final * (1.0 + 2.0 / (step + 1))
+            trial.report(value, step)
+            if sleep_s:
+                time.sleep(sleep_s)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    return objective
+
+
+def make_objective(config: SearchConfig, data: Any) -> Objective:
+    """The paper's objective: train a sampled model, return its total max-normalised val MAE.
+
+    ``data`` is a dataset of simulated spectra that :func:`mrs_lib.train.train_model`
+    accepts (indexable, with ``len``). Each trial seeds torch with
+    ``config.seed + trial.number``, samples a model and its learning rate and
+    batch size, and trains on the holdout split (or each of the k folds, the
+    score being their mean). During the first fold the validation MAE of every
+    epoch is reported to the pruner.
+    """
+    import optuna
+    from torch.utils.data import Subset
+
+    from .artifacts import seed_everything
+    from .train import TrainConfig, train_model
+
+    n = len(data)
+    if n < 2:
+        raise SearchError(f"search data holds {n} spectra: expected at least 2")
+    splits = split_indices(
+        n, config.validation, val_fraction=config.val_fraction, n_folds=config.n_folds,
+        rng=np.random.default_rng(config.seed),
+    )
+
+    def objective(trial: Any) -> float:
+        seed_everything(config.seed + trial.number)
+        model_config = suggest_config(trial, config.family, config.space)
+        train_params = {**suggest_train(trial, config.space), **dict(config.train_overrides)}
+        train_config = TrainConfig(
+            **{"epochs": config.epochs, "patience": config.patience, "seed": config.seed + trial.number,
+               **train_params}
+        )
+        scores = []
+        for fold, (tr, va) in enumerate(splits):
+            report = fold == 0
+
+            def on_epoch(epoch: int, metrics: Mapping[str, float], _report: bool = report) -> None:
+                value = _epoch_score(metrics)
+                if _report and math.isfinite(value):
+                    trial.report(value, epoch)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned()
+
+            result = train_model(
+                config.family, model_config, train_config, Subset(data, tr.tolist()),
+                Subset(data, va.tolist()), on_epoch=on_epoch,
+            )
+            scores.append(_result_score(result))
+        score = float(np.mean(scores))
+        trial.set_user_attr("fold_scores", [float(s) for s in scores])
+        if not math.isfinite(score):
+            raise optuna.TrialPruned(f"non-finite validation MAE {score}")
+        return score
+
+    return objective
+
+
+def _epoch_score(metrics: Mapping[str, float]) -> float:
+    """Total max-normalised validation MAE from the metrics of one epoch."""
+    for key in ("val_mae_total", "val_mae", "val_total_mae"):
+        if key in metrics:
+            return float(metrics[key])
+    per_met = [metrics.get(f"val_mae_{m}") for m in METABOLITES]
+    if all(v is not None for v in per_met):
+        return float(sum(per_met))  # type: ignore[arg-type]
+    return float("nan")
+
+
+def _result_score(result: Any) -> float:
+    """Best total max-normalised validation MAE of a finished training run."""
+    for attr in ("best_val_mae", "best_val_mae_total", "val_mae"):
+        if hasattr(result, attr):
+            return float(getattr(result, attr))
+    history = getattr(result, "history", None)
+    if history:
+        values = [_epoch_score(h) for h in history]
+        finite = [v for v in values if math.isfinite(v)]
+        if finite:
+            return min(finite)
+    raise SearchError("train_model returned no validation MAE to score the trial by")
+
+
+def default_epochs(scale: str | None = None) -> int:
+    """Epochs per trial by ``MRS_SCALE`` (the paper trained 40-100 epochs per trial)."""
+    from .scale import pick
+
+    return pick(tiny=2, book=8, paper=40, scale=scale)
+
+
+def default_spectra(scale: str | None = None) -> int:
+    """Simulated spectra a search runs on by ``MRS_SCALE`` (the paper: 10,000)."""
+    from .scale import pick
+
+    return pick(tiny=200, book=2_000, paper=10_000, scale=scale)
+
+
+def search_data(n: int | None = None, *, seed: int = 0) -> Any:
+    """``n`` simulated spectra (default :func:`default_spectra`) for the search objective.
+
+    The paper's set: Sobol concentrations, 2 Hz Lorentzian basis, time-domain
+    noise; see :mod:`mrs_lib.synth`.
+    """
+    raise NotImplementedError  # wired once mrs_lib.synth lands
+
+
+# --------------------------------------------------------------------------- storage
+def default_storage(family: str, directory: str | os.PathLike[str] | None = None) -> str:
+    """``sqlite:///<dir>/search-<family>.db`` in the user artifact directory (or ``directory``)."""
+    from .artifacts import user_dir
+
+    d = Path(directory) if directory is not None else user_dir()
+    return storage_url(d / f"search-{family}.db")
+
+
+def storage_url(storage: str | os.PathLike[str]) -> str:
+    """An Optuna storage URL: URLs pass through; a path becomes ``sqlite:///<absolute path>``."""
+    s = os.fspath(storage)
+    if "://" in s:
+        return s
+    path = Path(s).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return Path(url[len("sqlite:///"):].split("?", 1)[0])
+    return None
+
+
+def _sqlite_connect(path: Path) -> Any:
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=60.0, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def sqlite_to_single_file(path: str | os.PathLike[str]) -> None:
+    """Checkpoint the write-ahead log into an SQLite study file and leave it in rollback mode.
+
+    Run before shipping a study database: afterwards the ``.db`` file alone holds everything.
+    """
+    import sqlite3
+
+    conn = sqlite3.connect(os.fspath(path), timeout=60.0)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+
+
+def make_storage(storage: str | os.PathLike[str], *, heartbeat_s: int = 30) -> Any:
+    """An :class:`optuna.storages.RDBStorage` with heartbeats (stale trials fail after 4 beats)."""
+    import optuna
+
+    url = storage_url(storage)
+    engine_kwargs: dict[str, Any] = {}
+    path = _sqlite_path(url)
+    if path is not None:
+        # Several processes write to one file: wait for the lock instead of failing, and
+        # use the write-ahead log (one fsync per checkpoint, not per commit; same host only).
+        engine_kwargs["creator"] = lambda: _sqlite_connect(path)
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    for attempt in range(3):
+        try:
+            with _file_lock(path) if path is not None else contextlib.nullcontext(), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
+                    grace_period=4 * heartbeat_s,
+                )
+        except Exception as exc:  # several workers creating the schema at once: one wins
+            if attempt == 2 or not any(
+                    m in str(exc) for m in ("already exists", "UniqueViolation", "UNIQUE constraint")
+            ):
+                raise
+            log.info("storage schema created by another worker; retrying (%s)", type(exc).__name__)
+    raise AssertionError("unreachable")
+
+
+def open_study(
+    study_name: str,
+    storage: str | os.PathLike[str] | Any,
+    *,
+    sampler: Any = None,
+    pruner: Any = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Create the study ``study_name`` (minimising) or load it if it exists; store ``attrs`` once."""
+    import optuna
+
+    st = make_storage(storage) if isinstance(storage, str | os.PathLike) else storage
+    study = optuna.create_study(
+        study_name=study_name, storage=st, sampler=sampler, pruner=pruner, direction="minimize",
+        load_if_exists=True,
+    )
+    if attrs:
+        existing = study.user_attrs
+        for key, value in attrs.items():
+            if key not in existing:
+                study.set_user_attr(key, value)
+    return study
+
+
+@contextlib.contextmanager
+def _file_lock(db: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``<db>.lock`` (POSIX; the SQLite file itself stays unlocked)."""
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _study_lock(study: Any) -> Iterator[bool]:
+    """Exclusive lock on ``study`` across processes and machines; yields whether one was taken."""
+    storage = study._storage
+    url = str(getattr(storage, "url", ""))
+    path = _sqlite_path(url)
+    if path is not None:
+        with _file_lock(path):
+            yield True
+        return
+    if url.startswith("postgresql"):
+        import sqlalchemy
+
+        key = int.from_bytes(
+            hashlib.sha256(f"mrs_lib.search:{study.study_name}".encode()).digest()[:8], "big",
+            signed=True,
+        )
+        with storage.engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield True
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    yield False
+
+
+def count_trials(study: Any, states: Sequence[str] = COUNTED_STATES) -> int:
+    """Trials of ``study`` in ``states`` (by default finished or running: what counts to the total)."""
+    from optuna.trial import TrialState
+
+    wanted = tuple(TrialState[s] for s in states)
+    return len(study.get_trials(deepcopy=False, states=wanted))
+
+
+class _Heartbeat:
+    """Records a trial's heartbeat every interval, from a daemon thread, while the trial runs."""
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._stop = threading.Event()
+        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        self._interval = interval
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if self._interval:
+            self._storage.record_heartbeat(self._trial_id)
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._storage.record_heartbeat(self._trial_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _fail_stale(study: Any) -> None:
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def optimize_until(
+    study: Any,
+    objective: Objective,
+    n_trials: int,
+    *,
+    timeout_s: float | None = None,
+    catch: tuple[type[Exception], ...] = (),
+    callbacks: Sequence[Callable[[Any, Any], None]] = (),
+) -> int:
+    """Run trials of ``study`` until it holds ``n_trials`` finished or running ones; return how many ran here.
+
+    Safe to call from several processes on one study: the count and the ask of
+    a new trial happen under :func:`_study_lock`. A trial whose objective raises
+    :class:`optuna.TrialPruned` is recorded as pruned; any other exception marks
+    it failed and is re-raised unless it is an instance of ``catch``.
+    """
+    import time
+
+    import optuna
+    from optuna.trial import TrialState
+
+    start = time.monotonic()
+    ran = 0
+    while timeout_s is None or time.monotonic() - start < timeout_s:
+        with _study_lock(study):
+            _fail_stale(study)
+            if count_trials(study) >= n_trials:
+                break
+            with warnings.catch_warnings():
+                # we record heartbeats ourselves (_Heartbeat) around the objective
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
+        state, value = TrialState.FAIL, None
+        try:
+            with _Heartbeat(study._storage, trial._trial_id):
+                value = float(objective(trial))
+            state = TrialState.COMPLETE if math.isfinite(value) else TrialState.FAIL
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except catch as exc:
+            log.warning("trial %d failed: %r", trial.number, exc)
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        finally:
+            ran += 1
+        frozen = study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        for cb in callbacks:
+            cb(study, frozen)
+    return ran
+
+
+def run_study(
+    config: SearchConfig,
+    n_trials: int,
+    *,
+    storage: str | os.PathLike[str] | None = None,
+    study_name: str | None = None,
+    data: Any = None,
+    objective: Objective | None = None,
+    timeout_s: float | None = None,
+    seed: int | None = None,
+) -> Any:
+    """Open or resume a study and run it until it holds ``n_trials`` trials in total; return it.
+
+    ``storage`` is an Optuna URL or an SQLite file path (default
+    :func:`default_storage`); ``study_name`` defaults to ``"<family>-<space>"``.
+    ``objective`` defaults to :func:`make_objective` on ``data`` (a dataset of
+    simulated spectra); pass any ``trial -> float`` to search something cheaper
+    (tests use :func:`proxy_objective`). ``seed`` seeds this worker's sampler
+    (default ``config.seed``): give concurrent workers different seeds.
+    """
+    if n_trials < 0:
+        raise SearchError(f"n_trials={n_trials}: expected a non-negative count")
+    url = storage_url(storage) if storage is not None else default_storage(config.family)
+    name = study_name or f"{config.family}-{config.space}"
+    sampler = make_sampler(config.sampler, config.seed if seed is None else seed)
+    pruner = make_pruner(config.pruner, max_epochs=config.epochs)
+    study = open_study(name, url, sampler=sampler, pruner=pruner,
+                       attrs={"search_config": config.to_dict()})
+    if objective is None:
+        if data is None:
+            raise SearchError("run_study: pass the simulated spectra (data=...) or an objective")
+        objective = make_objective(config, data)
+    optimize_until(study, objective, n_trials, timeout_s=timeout_s)
+    return study
+
+
+# --------------------------------------------------------------------------- reading studies
+def load_study(name: str, study_name: str | None = None) -> Any:
+    """Load a (shipped) study database by artifact name, checking its sha256 (read-only use).
+
+    ``name`` is e.g. ``"search-cnn.db"``; the study defaults to the only one in
+    the file. The database is copied to a temporary file first, so reading
+    never modifies the shipped artifact.
+    """
+    import shutil
+    import tempfile
+
+    import optuna
+
+    from .artifacts import load
+
+    path, _record = load(name)
+    tmp = Path(tempfile.mkdtemp(prefix="mrs-study-")) / path.name
+    shutil.copyfile(path, tmp)
+    url = f"sqlite:///{tmp}"
+    if study_name is None:
+        names = optuna.get_all_study_names(url)
+        if len(names) != 1:
+            raise SearchError(f"artifact '{name}' holds studies {names}: pass study_name")
+        study_name = names[0]
+    return optuna.load_study(study_name=study_name, storage=url)
+
+
+def best_configs(study: Any, k: int = 1) -> list[dict[str, Any]]:
+    """The ``k`` best complete trials: number, value, params and the rebuilt model config."""
+    from optuna.trial import TrialState
+
+    done = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+    cfg = study.user_attrs.get("search_config", {})
+    family, space = cfg.get("family"), cfg.get("space", "cpu")
+    out = []
+    for t in done[:k]:
+        entry: dict[str, Any] = {"number": t.number, "value": t.value, "params": dict(t.params)}
+        if family in MODEL_NAMES:
+            entry["model_config"] = config_from_params(family, t.params, space)
+        out.append(entry)
+    return out
+
+
+def summary(study: Any) -> dict[str, Any]:
+    """Counts per state, the best value and the study's search configuration."""
+    from optuna.trial import TrialState
+
+    counts = {s.name: 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] += 1
+    best = best_configs(study, 1)
+    return {
+        "study": study.study_name,
+        "trials": counts,
+        "best": best[0] if best else None,
+        "search_config": study.user_attrs.get("search_config"),
+    }
+
+
+__all__ = [
+    "COUNTED_STATES",
+    "PAPER_BEST_VAL_MAE",
+    "PRUNERS",
+    "SAMPLERS",
+    "SEARCH_SPACES",
+    "VALIDATIONS",
+    "PrunerName",
+    "SamplerName",
+    "SearchConfig",
+    "SearchError",
+    "SearchSpace",
+    "Validation",
+    "best_configs",
+    "config_from_params",
+    "count_trials",
+    "default_epochs",
+    "default_spectra",
+    "default_storage",
+    "load_study",
+    "make_objective",
+    "make_pruner",
+    "make_sampler",
+    "make_storage",
+    "open_study",
+    "optimize_until",
+    "proxy_objective",
+    "run_study",
+    "search_data",
+    "split_indices",
+    "storage_url",
+    "suggest_config",
+    "suggest_train",
+    "summary",
+    "total_max_normalised_mae",
+]
