@@ -236,6 +236,7 @@ RAW_OK = " $SEQPAR\n hzpppm=127.731\n $END\n $NMID\n id='x'\n fmtdat='(2E15.6)'\
         ("".join(RAW_OK.rsplit(" $END\n", 1)), {}, "$NMID", "closed by $END"),
         (RAW_OK.split(" 1. 0.")[0], {}, "data", "NUNFIL complex points"),
         (RAW_OK.replace("hzpppm=127.731", "hzpppm=-1"), {}, "$SEQPAR HZPPPM", "positive"),
+        (RAW_OK[:-3], {}, "end of file", "cut mid-line"),
     ],
 )
 def test_bad_raw_names_file_field_expected(tmp_path: Path, text, kwargs, field, expected) -> None:

@@ -73,6 +73,10 @@ def _read_text(path: PathLike) -> tuple[Path, list[str]]:
         raise MRSFormatError(p, "file", "an existing file", "no such file") from None
     except OSError as exc:
         raise MRSFormatError(p, "file", "a readable file", str(exc)) from None
+    if raw.strip() and not raw.endswith((b"\n", b"\r")):
+        # Every record LCModel (Fortran) or these writers produce ends with a newline;
+        # a file cut mid-line may end in a shortened number ("1.2E-0") that still parses.
+        raise MRSFormatError(p, "end of file", "a final newline", "a file cut mid-line (truncated?)")
     # LCModel writes Latin-1 or UTF-8 text; undecodable bytes become U+FFFD and
     # then fail as non-numeric, never as UnicodeDecodeError.
     return p, raw.decode("utf-8", errors="replace").splitlines()
@@ -465,6 +469,7 @@ def write_basis(
         raise MRSDataError(f"write_basis: n_points must be >= 2, got {n_points!r}")
     spec = _to_lcmodel_centre(spec)
     spec = spec.zero_fill(n) if n >= spec.n_points else spec.truncate(n)
+    fwhmba_given = fwhmba is not None
     if fwhmba is None:
         lw = float(getattr(basis, "lw_hz", 0.0) or 0.0)
         fwhmba = (lw if lw > 0 else 1.0 / (n * spec.dwell_s)) / spec.larmor_mhz
@@ -472,6 +477,7 @@ def write_basis(
     if not (math.isfinite(fwhmba) and 0 < fwhmba < MAX_FWHMBA_PPM):
         raise MRSDataError(
             f"write_basis: FWHMBA must be in (0, {MAX_FWHMBA_PPM}) ppm (LCModel), got {fwhmba!r}"
+            + ("" if fwhmba_given else "; pass fwhmba= for a short or unbroadened basis")
         )
     seqpar: dict[str, Any] = {"FWHMBA": fwhmba, "HZPPPM": spec.larmor_mhz}
     if spec.te_ms is not None:
