@@ -40,6 +40,7 @@ import hashlib
 import logging
 import math
 import os
+import socket
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -637,6 +638,9 @@ def count_trials(study: Any, states: Sequence[str] = COUNTED_STATES) -> int:
     return len(study.get_trials(deepcopy=False, states=wanted))
 
 
+_WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
 class _Heartbeat:
     """Records a trial's heartbeat every interval, from a daemon thread, while the trial runs."""
 
@@ -705,6 +709,7 @@ def optimize_until(
                 # we record heartbeats ourselves (_Heartbeat) around the objective
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 trial = study.ask()
+            trial.set_user_attr("worker", _WORKER_ID)
         state, value = TrialState.FAIL, None
         try:
             with _Heartbeat(study._storage, trial._trial_id):

@@ -25,7 +25,7 @@ def test_every_sampled_config_builds_a_model(family: str, space: str) -> None:
     """Oracle: build_model accepts every config a seeded random sampler draws from the space,
     and the network maps a [2, rows, 2048] batch to [2, 5] finite outputs."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7))
-    n = 12 if space == "cpu" else 3  # paper-size networks are large: build a few
+    n = 8 if space == "cpu" else 3  # paper-size networks are large: build a few
     seen = set()
     for _ in range(n):
         trial = study.ask()
@@ -148,6 +148,7 @@ def test_samplers_are_seeded(tmp_path: Path, sampler: str) -> None:
 def _worker(storage: str, study: str, trials: int, seed: int) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "mrs_lib", "search", "--model", "cnn", "--trials", str(trials),
            "--storage", storage, "--study", study, "--objective", "proxy", "--epochs", "3",
+           "--proxy-step-s", "0.2",
            "--worker-seed", str(seed)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -155,7 +156,7 @@ def _worker(storage: str, study: str, trials: int, seed: int) -> subprocess.Pope
 def _run_two_workers(storage: str, study: str, n: int) -> optuna.Study:
     procs = [_worker(storage, study, n, seed) for seed in (1, 2)]
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        _out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err[-2000:]
     return optuna.load_study(study_name=study, storage=storage)
 
@@ -167,19 +168,18 @@ def _assert_exactly(study: optuna.Study, n: int) -> None:
     assert len({t._trial_id for t in trials}) == n
     assert all(t.state.is_finished() and t.state.name != "FAIL" for t in trials)
     assert len({repr(sorted(t.params.items())) for t in trials}) == n  # no configuration twice
-    # both workers took part: each writes its own sampler seed's draws
-    assert len({t.datetime_start for t in trials}) == n
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took part
 
 
 def test_two_concurrent_workers_share_one_sqlite_study(tmp_path: Path) -> None:
     """Two `mrs search` processes on one SQLite file produce exactly N distinct trials."""
     url = search.storage_url(tmp_path / "shared.db")
-    _assert_exactly(_run_two_workers(url, "w", 16), 16)
+    _assert_exactly(_run_two_workers(url, "w", 10), 10)
 
 
 def test_two_workers_share_a_postgresql_study(postgres_server: str) -> None:  # noqa: F811
     """The same with the study in a real PostgreSQL server on loopback."""
-    _assert_exactly(_run_two_workers(postgres_server, "pgw", 12), 12)
+    _assert_exactly(_run_two_workers(postgres_server, "pgw", 10), 10)
 
 
 def test_bad_options_raise_search_error(tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ def _search(p: argparse.ArgumentParser):
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many s")
     p.add_argument("--objective", choices=["train", "proxy"], default="train",
                    help="'proxy' replaces training by a cheap analytic stand-in (to test workers)")
+    p.add_argument("--proxy-step-s", type=float, default=0.0,
+                   help="seconds each proxy epoch sleeps, to imitate training time")
 
     def run(args: argparse.Namespace) -> int:
         from .. import search
@@ -47,7 +49,8 @@ def _search(p: argparse.ArgumentParser):
         )
         data = objective = None
         if args.objective == "proxy":
-            objective = search.proxy_objective(args.model, args.space, steps=config.epochs)
+            objective = search.proxy_objective(args.model, args.space, steps=config.epochs,
+                                               sleep_s=args.proxy_step_s)
         else:
             data = search.search_data(args.spectra, seed=args.seed)
         study = search.run_study(
