@@ -1,24 +1,27 @@
-"""Sphinx extension: serve the ipywidgets JavaScript from the built book, not from CDNs.
+"""Sphinx extension: serve the ipywidgets JavaScript (and MathJax) from the built book, not CDNs.
 
 myst-nb embeds the widget state of every executed notebook in its HTML page and,
 by default, loads two scripts from public CDNs to render it: require.js and the
-``@jupyter-widgets/html-manager`` bundle ``embed-amd.js``. Offline (or behind a
-firewall) the widgets then stay blank. This extension instead
+``@jupyter-widgets/html-manager`` bundle ``embed-amd.js``; Sphinx loads MathJax
+from jsDelivr on every page with maths. Offline (or behind a firewall) the
+widgets then stay blank and the equations raw. This extension instead
 
-1. downloads the two npm registry tarballs listed in :data:`PACKAGES` with pooch,
+1. downloads the npm registry tarballs listed in :data:`PACKAGES` with pooch,
    checking each against the pinned sha256 below (the provenance of the files we
    ship: registry URL + hash). Pooch keeps them in its cache
    (``$MRS_CACHE_DIR/npm``, else ``~/.cache/mrs_lib/npm`` on Linux), so only
    the first build needs the registry;
-2. extracts ``require.js`` and ``dist/embed-amd.js`` plus the font files that
-   ``embed-amd.js`` loads relative to its own URL (Font Awesome, for widget icons)
-   into ``<outdir>/_widgets/`` with a ``PROVENANCE.json`` (URLs, tarball and
-   file sha256, licences). Not under ``_static``: Jupyter Book 1 injects every
-   ``_static/**/*.js`` into every page;
-3. points myst-nb's ``nb_ipywidgets_js`` at those files. Sphinx prefixes local
-   script paths with ``_static/`` and then makes them relative to each page, so
-   ``../_widgets/x.js`` becomes ``_static/../_widgets/x.js``, which resolves from
-   every page depth (``index.html``, ``book/intro.html``, ...);
+2. extracts ``require.js``, ``dist/embed-amd.js`` plus the font files that
+   ``embed-amd.js`` loads relative to its own URL (Font Awesome, for widget
+   icons), and MathJax's ``es5/tex-mml-chtml.js`` with the components it loads
+   lazily from its own folder, into ``<outdir>/_vendor/``, with a
+   ``PROVENANCE.json`` (URLs, tarball and per-file sha256, licences). Not under
+   ``_static``: Jupyter Book 1 injects every ``_static/**/*.js`` into every page;
+3. points myst-nb's ``nb_ipywidgets_js`` and Sphinx's ``mathjax_path`` at those
+   files. Sphinx prefixes local script paths with ``_static/`` and then makes
+   them relative to each page, so ``../_vendor/x.js`` becomes
+   ``_static/../_vendor/x.js``, which resolves from every page depth
+   (``index.html``, ``book/intro.html``, ...);
 4. warns (so ``-W`` fails the build) when a page's widget state needs a module
    that ``embed-amd.js`` does not bundle, since that module would be fetched from
    a CDN at view time;
@@ -26,21 +29,24 @@ firewall) the widgets then stay blank. This extension instead
    so ``mrs_lib.widgets.explore`` precomputes its views for the static pages
    (``make book`` exports it too).
 
-Versions: html-manager 1.0.15 is the registry's latest 1.x (``dist-tags.latest``)
+Versions: html-manager 1.0.15 is the registry's latest (``dist-tags.latest``)
 and bundles ``@jupyter-widgets/base`` 2.x / ``controls`` 2.x (with the 7.x models
 as ``base7``/``controls7``) and ``output``: the models that ipywidgets 8.1.9
 (``__jupyter_widgets_controls_version__ == "2.0.0"``, widget-state schema v2)
-writes. require.js 2.3.8 is the registry's latest 2.3.x. To update: change the
-version, URL and sha256 below (``sha256sum`` of the tarball from
+writes. require.js 2.3.8 is the latest 2.3.x; MathJax 3.2.2 is the latest 3.x
+(Sphinx 7.4 targets MathJax 3). To update: change the version, URL and sha256
+below (``sha256sum`` of the tarball from
 ``https://registry.npmjs.org/<name>/-/<name>-<version>.tgz``; the registry
 metadata also gives its sha512 ``integrity``).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -52,26 +58,44 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 #: Output folder (relative to the HTML root) for the vendored JavaScript.
-WIDGETS_DIR = "_widgets"
+VENDOR_DIR = "_vendor"
 
-#: npm tarballs we ship files from: registry URL, sha256 of the tarball, members to extract.
+#: npm tarballs we ship files from: registry URL, sha256 of the tarball, and which
+#: members to extract (``root`` + glob patterns -> ``dest`` under VENDOR_DIR).
 PACKAGES: dict[str, dict[str, Any]] = {
     "requirejs": {
         "version": "2.3.8",
         "url": "https://registry.npmjs.org/requirejs/-/requirejs-2.3.8.tgz",
         "sha256": "777158e89275e16bd51aec3ef714fbcb5dc45789e7078659933bc814916d7dec",
         "license": "MIT",
-        "files": {"package/require.js": "require.js"},
-        "font_suffixes": (),
+        "root": "package/",
+        "include": ("require.js",),
+        "dest": "",
     },
     "@jupyter-widgets/html-manager": {
         "version": "1.0.15",
         "url": "https://registry.npmjs.org/@jupyter-widgets/html-manager/-/html-manager-1.0.15.tgz",
         "sha256": "2b9d65cb7913e1c7d671757a10008b32c9c2448d4429513371e55c07d6107638",
         "license": "BSD-3-Clause",
-        "files": {"package/dist/embed-amd.js": "embed-amd.js"},
-        # webpack-emitted assets next to embed-amd.js (loaded relative to its URL)
-        "font_suffixes": (".woff2", ".woff", ".ttf", ".eot", ".svg"),
+        "root": "package/dist/",
+        # embed-amd.js and the webpack-emitted font files it loads relative to its own URL
+        "include": ("embed-amd.js", "*.woff2", "*.woff", "*.ttf", "*.eot", "*.svg"),
+        "dest": "",
+    },
+    "mathjax": {
+        # Sphinx loads MathJax 3 from jsDelivr on every page with maths; serve it too.
+        "version": "3.2.2",
+        "url": "https://registry.npmjs.org/mathjax/-/mathjax-3.2.2.tgz",
+        "sha256": "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09",
+        "license": "Apache-2.0",
+        "root": "package/es5/",
+        # the combined component plus what it loads lazily from its own folder
+        # (CHTML fonts, TeX extensions, menu, accessibility, speech rule engine)
+        "include": (
+            "tex-mml-chtml.js", "output/chtml/*", "input/tex/extensions/*", "ui/*", "a11y/*",
+            "sre/*",
+        ),
+        "dest": "mathjax/",
     },
 }
 
@@ -101,26 +125,36 @@ def fetch_tarball(name: str) -> Path:
 
 
 def vendor(outdir: Path) -> dict[str, Any]:
-    """Extract the shipped files of every package into ``outdir``; return the provenance record."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    """Extract the shipped files of every package into ``outdir``; return the provenance record.
+
+    ``outdir`` is emptied first, so it holds exactly the files of :data:`PACKAGES`.
+    """
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
     record: dict[str, Any] = {}
     for name, pkg in PACKAGES.items():
-        tarball = fetch_tarball(name)
         written: dict[str, str] = {}
-        with tarfile.open(tarball, "r:gz") as tar:
-            members = {m.name: m for m in tar.getmembers() if m.isfile()}
-            wanted = dict(pkg["files"])
-            for member in members:
-                if member.startswith("package/dist/") and member.endswith(pkg["font_suffixes"]):
-                    wanted[member] = member.rsplit("/", 1)[-1]
-            for member, target in wanted.items():
-                if member not in members:
-                    raise RuntimeError(f"{pkg['url']}: no member {member!r}")
-                source = tar.extractfile(members[member])
+        with tarfile.open(fetch_tarball(name), "r:gz") as tar:
+            for member in tar.getmembers():
+                rel = member.name.removeprefix(pkg["root"])
+                if not (
+                    member.isfile()
+                    and member.name.startswith(pkg["root"])
+                    and ".." not in Path(rel).parts
+                    and any(fnmatch.fnmatchcase(rel, pat) for pat in pkg["include"])
+                ):
+                    continue
+                source = tar.extractfile(member)
                 assert source is not None
                 data = source.read()
-                (outdir / target).write_bytes(data)
-                written[target] = hashlib.sha256(data).hexdigest()
+                target = outdir / pkg["dest"] / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                written[pkg["dest"] + rel] = hashlib.sha256(data).hexdigest()
+        missing = [p for p in pkg["include"] if "*" not in p and pkg["dest"] + p not in written]
+        if missing:
+            raise RuntimeError(f"{pkg['url']}: missing {missing}")
         record[name] = {
             "version": pkg["version"],
             "tarball": pkg["url"],
@@ -133,18 +167,19 @@ def vendor(outdir: Path) -> dict[str, Any]:
 
 
 def _point_myst_nb(app: Sphinx, config: Config) -> None:
-    prefix = f"../{WIDGETS_DIR}"  # Sphinx prepends "_static/" (module docstring, step 3)
+    prefix = f"../{VENDOR_DIR}"  # Sphinx prepends "_static/" (module docstring, step 3)
     # No crossorigin/integrity attributes: pages opened via file:// have an opaque
     # origin, and Chromium refuses CORS-mode script loads from file URLs.
     config.nb_ipywidgets_js = {f"{prefix}/require.js": {}, f"{prefix}/embed-amd.js": {}}
+    config.mathjax_path = f"{prefix}/mathjax/tex-mml-chtml.js"
 
 
 def _copy_assets(app: Sphinx) -> None:
     if app.builder is None or app.builder.format != "html":
         return
-    record = vendor(Path(app.outdir) / WIDGETS_DIR)
+    record = vendor(Path(app.outdir) / VENDOR_DIR)
     versions = ", ".join(f"{n} {r['version']}" for n, r in record.items())
-    logger.info(f"offline_widgets: {versions} -> {WIDGETS_DIR}/ (sha256 verified)")
+    logger.info(f"offline_widgets: {versions} -> {VENDOR_DIR}/ (sha256 verified)")
 
 
 def _check_modules(app: Sphinx, pagename: str, *_args: Any) -> None:

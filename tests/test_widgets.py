@@ -1,0 +1,177 @@
+"""mrs_lib.widgets.explore: one call, a live widget or a client-side stack of precomputed views.
+
+Oracles: the product rule (a static widget holds prod(len(values)) views, in
+row-major order), byte equality of each view with a direct render of the same
+values (Agg PNGs are deterministic), and the jsdlink wiring: propagating each
+control's ``index`` to its stacks' ``selected_index`` (what the browser does)
+selects the view of exactly the chosen values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as ipw
+import matplotlib as mpl
+import pytest
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt
+
+from mrs_lib import widgets
+from mrs_lib.widgets import (
+    LiveExplorer,
+    StaticExplorer,
+    WidgetParamError,
+    explore,
+    render_png,
+)
+
+PARAMS = {"lw": [1, 2.5, 10], "phase": {"0°": 0, "90°": 90}}
+
+
+def draw(lw: float, phase: float):
+    """A figure whose pixels depend on both values."""
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([0, 1], [0, lw])
+    ax.set_title(f"{lw} {phase}")
+    return fig
+
+
+def draw_with_pyplot(lw: float) -> None:
+    """Draws into a new pyplot figure and returns nothing."""
+    plt.figure(figsize=(2, 1.5))
+    plt.plot([0, lw])
+
+
+@pytest.fixture(autouse=True)
+def _no_figure_leaks():
+    before = set(plt.get_fignums())
+    yield
+    assert set(plt.get_fignums()) == before, "explore left figures open"
+
+
+def _propagate_links(w: StaticExplorer) -> None:
+    """Do in Python what the browser does with the jsdlinks: control.index -> stack index."""
+    for link in w.links:
+        (src, src_attr), (dst, dst_attr) = link.source, link.target
+        setattr(dst, dst_attr, getattr(src, src_attr))
+
+
+def test_static_mode_has_one_view_per_combination() -> None:
+    w = explore(draw, PARAMS, precompute=True, dpi=40)
+    assert isinstance(w, StaticExplorer)
+    assert len(w.views) == math.prod(len(v) for v in PARAMS.values()) == 6
+    assert w.combinations[0] == {"lw": 1, "phase": 0}
+    assert w.combinations[1] == {"lw": 1, "phase": 90}  # row-major: last parameter fastest
+    assert all(bytes(v.value).startswith(b"\x89PNG") for v in w.views)
+    assert len({bytes(v.value) for v in w.views}) == 6  # every combination looks different
+    # each view is exactly the figure of its combination
+    for values, view in zip(w.combinations, w.views, strict=True):
+        assert view.value == render_png(draw, values, dpi=40)
+    # one jsdlink for the outer stack, one per inner stack
+    assert len(w.links) == 1 + 3
+    assert isinstance(w.controls["lw"], ipw.SelectionSlider)
+    assert isinstance(w.controls["phase"], ipw.Dropdown)
+    assert w.controls["lw"].continuous_update is True
+
+
+def test_static_links_select_the_chosen_view() -> None:
+    w = explore(draw, PARAMS, precompute=True, dpi=40)
+    for i_lw, i_ph in [(0, 0), (2, 1), (1, 0), (1, 1)]:
+        w.controls["lw"].index = i_lw
+        w.controls["phase"].index = i_ph
+        _propagate_links(w)
+        assert w.current_view is w.views[2 * i_lw + i_ph]
+        assert w.combinations[2 * i_lw + i_ph] == w.values
+
+
+def test_static_single_parameter_and_defaults() -> None:
+    w = explore(draw_with_pyplot, {"lw": [1, 2, 3, 4]}, precompute=True, defaults={"lw": 3}, dpi=40)
+    assert len(w.views) == 4
+    assert w.values == {"lw": 3}
+    assert w.current_view is w.views[2]  # initial selected_index follows the default
+
+
+def test_live_mode_recomputes_on_change() -> None:
+    calls: list[dict[str, float]] = []
+
+    def fn(lw: float, phase: float):
+        calls.append({"lw": lw, "phase": phase})
+        return draw(lw, phase)
+
+    w = explore(fn, PARAMS, precompute=False)
+    assert isinstance(w, LiveExplorer)
+    assert calls == [{"lw": 1, "phase": 0}]  # drawn once at construction
+    w.controls["lw"].value = 10
+    w.controls["phase"].value = 90
+    assert calls[1:] == [{"lw": 10, "phase": 0}, {"lw": 10, "phase": 90}]
+    assert w.controls["lw"].continuous_update is False
+    assert isinstance(w.out, ipw.Output)
+
+
+def test_mode_follows_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
+    assert isinstance(explore(draw_with_pyplot, {"lw": [1, 2]}, dpi=30), StaticExplorer)
+    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "0")
+    assert isinstance(explore(draw_with_pyplot, {"lw": [1, 2]}), LiveExplorer)
+    monkeypatch.delenv(widgets.STATIC_ENV_VAR)
+    assert isinstance(explore(draw_with_pyplot, {"lw": [1, 2]}), LiveExplorer)
+    # precompute= overrides the environment
+    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
+    assert isinstance(explore(draw_with_pyplot, {"lw": [1, 2]}, precompute=False), LiveExplorer)
+
+
+@pytest.mark.parametrize(
+    ("params", "kwargs", "match"),
+    [
+        ({}, {}, "non-empty mapping"),
+        ({"lw": []}, {}, "at least one value"),
+        ({"lw": [1, 1, 2]}, {}, "distinct"),
+        ({"lw": "123"}, {}, "sequence of values"),
+        ({"not a name": [1]}, {}, "identifier"),
+        ({"lw": [1, 2]}, {"defaults": {"lw": 5}}, "not one of"),
+        ({"lw": [1, 2]}, {"defaults": {"x": 1}}, "unknown parameters"),
+        ({"lw": range(8), "phase": range(8)}, {"precompute": True}, "64 combinations .* max_views=60"),
+    ],
+)
+def test_bad_params_raise_clear_errors(params, kwargs, match) -> None:
+    with pytest.raises(WidgetParamError, match=match):
+        explore(draw_with_pyplot, params, **kwargs)
+
+
+def test_too_many_views_fails_before_rendering() -> None:
+    calls = []
+
+    def fn(a: int, b: int) -> None:
+        calls.append((a, b))
+
+    with pytest.raises(WidgetParamError, match="exceed"):
+        explore(fn, {"a": range(10), "b": range(7)}, precompute=True)
+    assert calls == []
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_fn_errors_propagate(precompute: bool) -> None:
+    def broken(lw: float):
+        plt.figure()
+        raise ZeroDivisionError("inside fn")
+
+    with pytest.raises(ZeroDivisionError, match="inside fn"):
+        explore(broken, {"lw": [1, 2]}, precompute=precompute)
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_fn_without_figure_is_an_error(precompute: bool) -> None:
+    with pytest.raises(WidgetParamError, match="drew no figure"):
+        explore(lambda lw: None, {"lw": [1, 2]}, precompute=precompute)
+
+
+def test_pipeline_figure_has_a_box_per_stage() -> None:
+    fig = widgets.pipeline_figure()
+    try:
+        boxes = [t for t in fig.axes[0].texts if t.get_bbox_patch() is not None]
+        assert [b.get_text() for b in boxes] == [s[1] for s in widgets.PIPELINE]
+        assert len(widgets.PIPELINE) == 7
+    finally:
+        plt.close(fig)
