@@ -26,6 +26,8 @@ are such tuples.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import math
 import os
 import time
@@ -728,15 +730,136 @@ def predict(model: nn.Module, x: Any, batch_size: int = 1024) -> np.ndarray:
     return np.concatenate(out)
 
 
+def export_model(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, half: bool = True, **extra: Any
+) -> dict[str, Any]:
+    """Copy checkpoint ``src`` to ``dst`` for shipping (float16 weights by default) with a new sidecar.
+
+    The configuration, training settings, validation metrics and data facts
+    of ``src`` are carried over; ``extra`` (e.g. where it was trained, test
+    metrics) is added. Returns the new sidecar record.
+    """
+    model, meta = load_model(src)
+    keep = {k: v for k, v in meta.items()
+            if k not in ("format", "model_name", "model_config", "weights_dtype", "metabolites",
+                         "path", "provenance")}
+    prov = meta.get("provenance") or {}
+    keep["trained"] = {k: prov.get(k) for k in ("git_sha", "git_dirty", "created_utc", "torch")}
+    seed = (meta.get("train_config") or {}).get("seed")
+    return save_model(model, dst, half=half, seed=seed, **keep, **extra)
+
+
+# ---------------------------------------------------------------------------- synthetic data
+BasisName = Literal["paper", "fida"]
+
+
+def get_basis(name: BasisName | str = "paper") -> Any:
+    """The basis the networks train on: ``"paper"`` (:func:`mrs_lib.sim.simulate_basis`, cached)
+    or ``"fida"`` (the external FID-A reference, :func:`mrs_lib.sim.load_fida_reference`)."""
+    return _basis_cached(str(name))
+
+
+@functools.lru_cache(maxsize=4)
+def _basis_cached(name: str) -> Any:
+    from . import sim
+
+    if name == "fida":
+        return sim.load_fida_reference()
+    if name == "paper":
+        return sim.simulate_basis("paper", progress=False)
+    raise MRSError(f"basis {name!r}: expected 'paper' (simulated) or 'fida' (external reference)")
+
+
+def synthesize(
+    n: int,
+    seed: int,
+    synth: str = "paper",
+    basis: BasisName | str = "paper",
+    chunk: int = 10_000,
+) -> Any:
+    """``n`` spectra of synthesis preset ``synth`` (:func:`mrs_lib.synth.generate`), in chunks.
+
+    Chunks keep the generator's complex intermediates small at the 100k
+    scale; chunk ``k`` uses the ``k``-th child of ``SeedSequence(seed)``.
+    Returns a :class:`mrs_lib.synth.SynthBatch` (``x``, ``clean``,
+    ``targets``, ``snr``, ``params`` concatenated).
+    """
+    from . import synth as _synth
+
+    if n < 1:
+        raise MRSDataError(f"synthesize: expected n >= 1 spectra, got {n}")
+    b = get_basis(basis)
+    sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    parts = [_synth.generate(b, k, np.random.default_rng(s), synth) for k, s in zip(sizes, seeds, strict=True)]
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    cat = {
+        "x": np.concatenate([p.x for p in parts]),
+        "clean": None if first.clean is None else np.concatenate([p.clean for p in parts]),
+        "concentrations": np.concatenate([p.concentrations for p in parts]),
+        "targets": np.concatenate([p.targets for p in parts]),
+        "snr": np.concatenate([p.snr for p in parts]),
+        "scale": np.concatenate([p.scale for p in parts]),
+        "params": {k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
+    }
+    return dataclasses.replace(first, **cat)
+
+
+def evaluate_model(model: nn.Module, data: Any, metabolites: Any = METABOLITES) -> dict[str, Any]:
+    """:func:`mrs_lib.metrics.summarise` of ``model`` on ``data`` (SynthBatch-like or ``(x, y)``)."""
+    from .metrics import summarise
+
+    if hasattr(data, "x") and hasattr(data, "targets"):
+        x, y = data.x, data.targets
+    else:
+        x, y = data[0], data[1]
+    return summarise(predict(model, x), np.asarray(y), metabolites)
+
+
+def evaluate_checkpoint(
+    name_or_path: str | os.PathLike[str],
+    n: int = 2000,
+    seed: int = 123,
+    synth: str = "paper",
+    basis: str | None = None,
+) -> dict[str, Any]:
+    """Metrics of a checkpoint on a fresh simulated test set (what ``mrs evaluate`` prints).
+
+    The test set has ``n`` spectra of synthesis preset ``synth`` (default the
+    paper's: noise and variable linewidth as in training) on the basis the
+    checkpoint was trained on (``basis`` overrides it), drawn with ``seed``.
+    """
+    model, meta = load_model(name_or_path)
+    data_meta = meta.get("data") or {}
+    basis_name = basis or data_meta.get("basis", "paper")
+    test = synthesize(n, seed, synth, basis_name)
+    if test.x.shape[1] != model.config.rows:  # type: ignore[union-attr]
+        raise MRSDataError(
+            f"checkpoint '{meta['path']}' expects {model.config.rows} input rows, "  # type: ignore[union-attr]
+            f"synthesis preset {synth!r} gives {test.x.shape[1]} ({', '.join(test.channels)})"
+        )
+    out = evaluate_model(model, test, test.metabolites)
+    out.update({"checkpoint": str(name_or_path), "model": meta["model_name"], "n": n, "seed": seed,
+                "synth": synth, "basis": basis_name})
+    return out
+
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainConfigError",
     "TrainResult",
     "as_training_data",
+    "evaluate_checkpoint",
+    "evaluate_model",
+    "export_model",
+    "get_basis",
     "load_model",
     "predict",
     "resolve_device",
     "save_model",
+    "synthesize",
     "train_model",
 ]
