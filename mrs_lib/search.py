@@ -308,13 +308,12 @@ def split_indices(
 def total_max_normalised_mae(pred: Any, truth: Any) -> float:
     """Sum over metabolites of the mean |pred/max(pred) - truth/max(truth)| (per spectrum).
 
-    The paper's model-selection score: 0.0073-0.0080 for its best CNN.
+    The paper's model-selection score (:func:`mrs_lib.metrics.mae` summed):
+    0.0073-0.0080 for its best CNN.
     """
-    p = np.asarray(pred, dtype=float)
-    t = np.asarray(truth, dtype=float)
-    p = p / np.maximum(p.max(axis=-1, keepdims=True), 1e-12)
-    t = t / np.maximum(t.max(axis=-1, keepdims=True), 1e-12)
-    return float(np.abs(p - t).mean(axis=0).sum())
+    from .metrics import mae
+
+    return float(mae(pred, truth).sum())
 
 
 @dataclass(frozen=True)
@@ -378,109 +377,117 @@ def proxy_objective(family: ModelName, space: SearchSpace = "cpu", *, steps: int
     return objective
 
 
-def make_objective(config: SearchConfig, data: Any) -> Objective:
+def make_objective(config: SearchConfig, data: Any, *, num_threads: int | None = None) -> Objective:
     """The paper's objective: train a sampled model, return its total max-normalised val MAE.
 
-    ``data`` is a dataset of simulated spectra that :func:`mrs_lib.train.train_model`
-    accepts (indexable, with ``len``). Each trial seeds torch with
-    ``config.seed + trial.number``, samples a model and its learning rate and
-    batch size, and trains on the holdout split (or each of the k folds, the
-    score being their mean). During the first fold the validation MAE of every
-    epoch is reported to the pruner.
+    ``data`` holds simulated spectra: a :class:`mrs_lib.synth.SynthBatch` (or
+    any object with ``x [n, rows, 2048]``, ``targets [n, 5]`` and ``clean``) or
+    a tuple ``(x, targets[, clean])``. Each trial samples an architecture and
+    its learning rate and batch size, seeds training with
+    ``config.seed + trial.number``, and trains with
+    :func:`mrs_lib.train.train_model` for ``config.epochs`` epochs (early
+    stopping after ``config.patience``) on the holdout split, or on each of the
+    k folds (the score is then their mean). The score of a run is the best
+    epoch's validation MAE summed over the five metabolites. During the first
+    fold every epoch's value is reported to the pruner.
     """
     import optuna
-    from torch.utils.data import Subset
 
-    from .artifacts import seed_everything
     from .train import TrainConfig, train_model
 
-    n = len(data)
+    x, y, clean = _arrays(data)
+    n = len(x)
     if n < 2:
         raise SearchError(f"search data holds {n} spectra: expected at least 2")
     splits = split_indices(
         n, config.validation, val_fraction=config.val_fraction, n_folds=config.n_folds,
         rng=np.random.default_rng(config.seed),
     )
+    rows = int(x.shape[1])
+
+    def part(idx: np.ndarray) -> tuple[Any, ...]:
+        return (x[idx], y[idx]) if clean is None else (x[idx], y[idx], clean[idx])
 
     def objective(trial: Any) -> float:
-        seed_everything(config.seed + trial.number)
-        model_config = suggest_config(trial, config.family, config.space)
+        model_config = {**suggest_config(trial, config.family, config.space), "rows": rows}
         train_params = {**suggest_train(trial, config.space), **dict(config.train_overrides)}
-        train_config = TrainConfig(
-            **{"epochs": config.epochs, "patience": config.patience, "seed": config.seed + trial.number,
-               **train_params}
-        )
+        train_config = TrainConfig.from_dict({
+            "max_epochs": config.epochs, "patience": config.patience,
+            "seed": config.seed + trial.number, "num_threads": num_threads, **train_params,
+        })
+        trial.set_user_attr("model_config", _jsonable(model_config))
         scores = []
         for fold, (tr, va) in enumerate(splits):
-            report = fold == 0
 
-            def on_epoch(epoch: int, metrics: Mapping[str, float], _report: bool = report) -> None:
-                value = _epoch_score(metrics)
-                if _report and math.isfinite(value):
+            def on_epoch(epoch: int, metrics: Mapping[str, float], _fold: int = fold) -> None:
+                value = float(metrics["val_mae"])
+                if _fold == 0 and math.isfinite(value):
                     trial.report(value, epoch)
                     if trial.should_prune():
-                        raise optuna.TrialPruned()
+                        raise optuna.TrialPruned(f"epoch {epoch}: val MAE {value:.4f}")
 
-            result = train_model(
-                config.family, model_config, train_config, Subset(data, tr.tolist()),
-                Subset(data, va.tolist()), on_epoch=on_epoch,
-            )
-            scores.append(_result_score(result))
+            result = train_model(config.family, model_config, train_config, part(tr), part(va),
+                                 on_epoch=on_epoch, progress=False)
+            scores.append(float(result.best_metrics.get("val_mae", math.nan)))
+            if fold == 0:
+                trial.set_user_attr("val_mae_per_metabolite", {
+                    m: float(result.best_metrics.get(f"val_mae_{m}", math.nan)) for m in METABOLITES
+                })
+                trial.set_user_attr("best_epoch", int(result.best_epoch))
         score = float(np.mean(scores))
-        trial.set_user_attr("fold_scores", [float(s) for s in scores])
+        trial.set_user_attr("fold_scores", scores)
         if not math.isfinite(score):
-            raise optuna.TrialPruned(f"non-finite validation MAE {score}")
+            raise SearchError(f"trial {trial.number}: non-finite validation MAE {score}")
         return score
 
     return objective
 
 
-def _epoch_score(metrics: Mapping[str, float]) -> float:
-    """Total max-normalised validation MAE from the metrics of one epoch."""
-    for key in ("val_mae_total", "val_mae", "val_total_mae"):
-        if key in metrics:
-            return float(metrics[key])
-    per_met = [metrics.get(f"val_mae_{m}") for m in METABOLITES]
-    if all(v is not None for v in per_met):
-        return float(sum(per_met))  # type: ignore[arg-type]
-    return float("nan")
+def _arrays(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if hasattr(data, "x") and hasattr(data, "targets"):
+        return np.asarray(data.x), np.asarray(data.targets), getattr(data, "clean", None)
+    if isinstance(data, tuple | list) and len(data) in (2, 3):
+        return np.asarray(data[0]), np.asarray(data[1]), None if len(data) == 2 else data[2]
+    raise SearchError(
+        "search data: expected a SynthBatch-like object (x, targets, clean) or a tuple (x, y[, clean])"
+    )
 
 
-def _result_score(result: Any) -> float:
-    """Best total max-normalised validation MAE of a finished training run."""
-    for attr in ("best_val_mae", "best_val_mae_total", "val_mae"):
-        if hasattr(result, attr):
-            return float(getattr(result, attr))
-    history = getattr(result, "history", None)
-    if history:
-        values = [_epoch_score(h) for h in history]
-        finite = [v for v in values if math.isfinite(v)]
-        if finite:
-            return min(finite)
-    raise SearchError("train_model returned no validation MAE to score the trial by")
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def default_epochs(scale: str | None = None) -> int:
     """Epochs per trial by ``MRS_SCALE`` (the paper trained 40-100 epochs per trial)."""
     from .scale import pick
 
-    return pick(tiny=2, book=8, paper=40, scale=scale)
+    return pick(tiny=2, book=6, paper=40, scale=scale)
 
 
 def default_spectra(scale: str | None = None) -> int:
     """Simulated spectra a search runs on by ``MRS_SCALE`` (the paper: 10,000)."""
     from .scale import pick
 
-    return pick(tiny=200, book=2_000, paper=10_000, scale=scale)
+    return pick(tiny=256, book=10_000, paper=10_000, scale=scale)
 
 
-def search_data(n: int | None = None, *, seed: int = 0) -> Any:
+def search_data(n: int | None = None, *, seed: int = 0, synth: str = "paper",
+                basis: str = "paper") -> Any:
     """``n`` simulated spectra (default :func:`default_spectra`) for the search objective.
 
-    The paper's set: Sobol concentrations, 2 Hz Lorentzian basis, time-domain
-    noise; see :mod:`mrs_lib.synth`.
+    The paper's set (:func:`mrs_lib.train.synthesize` with the ``"paper"``
+    synthesis preset: Sobol concentrations, 2 Hz Lorentzian basis, time-domain
+    noise up to 3 % of the FID maximum), with the clean copy the YAE needs.
     """
-    raise NotImplementedError  # wired once mrs_lib.synth lands
+    from .train import synthesize
+
+    return synthesize(default_spectra() if n is None else int(n), seed, synth=synth, basis=basis)
 
 
 # --------------------------------------------------------------------------- storage
