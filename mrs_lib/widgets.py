@@ -303,7 +303,9 @@ def explore(
         ``fn`` itself propagate unchanged.
     """
     if not isinstance(params, Mapping) or not params:
-        raise WidgetParamError(f"params: expected a non-empty mapping name -> values, got {params!r}")
+        raise WidgetParamError(
+            f"params: expected a non-empty mapping name -> values, got {params!r}"
+        )
     static = static_mode() if precompute is None else bool(precompute)
     continuous = static if continuous_update is None else bool(continuous_update)
     defaults = dict(defaults or {})
@@ -348,43 +350,51 @@ def _same(a: Any, b: Any) -> bool:
 
 # --------------------------------------------------------------------------- pipeline figure
 
-#: The book's pipeline: (chapter, title, library modules), in data-flow order.
+#: The book's pipeline: (chapter, stage, library modules), in data-flow order.
 PIPELINE: tuple[tuple[str, str, str], ...] = (
-    ("1", "Spin physics\n& MEGA-PRESS simulation", "mrs_lib.sim"),
-    ("1", "Basis spectra\nON / OFF / DIFF", "mrs_lib.sim.basis"),
-    ("2", "Synthetic datasets\n& augmentation", "mrs_lib.synth"),
-    ("3", "Architecture search\n(Optuna)", "mrs_lib.search, models"),
-    ("4", "Training\n10k / 100k spectra", "mrs_lib.train"),
-    ("5", "Phantom validation", "mrs_lib.io.phantoms, metrics"),
-    ("6", "LCModel comparison", "mrs_lib.fit, quantify"),
+    ("1", "Spin physics: MEGA-PRESS density-matrix simulation", "mrs_lib.sim"),
+    ("1", "Basis spectra: ON / OFF / DIFF per metabolite", "mrs_lib.sim.basis"),
+    ("2", "Synthetic datasets and augmentation", "mrs_lib.synth"),
+    ("3", "Architecture search (Optuna): CNN, FCNN, YAE", "mrs_lib.models, mrs_lib.search"),
+    ("4", "Training on 10k / 100k spectra", "mrs_lib.train"),
+    ("5", "Phantom validation: the sim-to-real gap", "mrs_lib.io, mrs_lib.metrics"),
+    ("6", "LCModel comparison: one quantifier interface", "mrs_lib.fit, mrs_lib.quantify"),
 )
 
 
 def pipeline_figure(stages: Sequence[tuple[str, str, str]] = PIPELINE) -> Figure:
     """Draw the book's pipeline (spin physics to the LCModel comparison) as a flow chart.
 
-    Each box names the stage, its chapter and the library modules that implement it.
-    Used by the introduction chapter.
+    One box per stage, top to bottom in data-flow order, each labelled with its
+    chapter and the library modules that implement it. Used by the introduction.
     """
     n = len(stages)
-    fig, ax = plt.subplots(figsize=(11, 3.4), layout="constrained")
-    ax.set_xlim(-0.1, 2 * n - 0.9)
-    ax.set_ylim(-1.25, 1.25)
+    fig, ax = plt.subplots(figsize=(7.5, 0.62 * n + 0.2))
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(n - 0.5, -0.55)
     ax.axis("off")
     colours = plt.get_cmap("viridis")
     for i, (chapter, title, modules) in enumerate(stages):
-        x = 2 * i
-        face = colours(0.15 + 0.7 * i / max(n - 1, 1))
+        face = colours(0.1 + 0.75 * i / max(n - 1, 1))
         ax.text(
-            x + 0.5, 0.25, title, ha="center", va="center", fontsize=9, color="white",
-            bbox={"boxstyle": "round,pad=0.5", "facecolor": face, "edgecolor": "none"},
+            0.15,
+            i,
+            title,
+            ha="left",
+            va="center",
+            fontsize=10,
+            color="white" if i < 0.7 * n else "black",
+            bbox={"boxstyle": "round,pad=0.45", "facecolor": face, "edgecolor": "none"},
         )
-        ax.text(x + 0.5, -0.65, f"chapter {chapter}", ha="center", fontsize=8, weight="bold")
-        ax.text(x + 0.5, -0.95, modules, ha="center", fontsize=7, family="monospace")
+        ax.text(5.9, i - 0.12, f"chapter {chapter}", ha="left", va="center", fontsize=9.5)
+        ax.text(5.9, i + 0.2, modules, ha="left", va="center", fontsize=8, family="monospace")
         if i < n - 1:
             ax.annotate(
-                "", xy=(x + 1.75, 0.25), xytext=(x + 1.25, 0.25),
-                arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1.5},
+                "",
+                xy=(0.45, i + 0.72),
+                xytext=(0.45, i + 0.28),
+                arrowprops={"arrowstyle": "-|>", "color": "0.35", "lw": 1.4},
             )
     return fig
 

@@ -103,7 +103,9 @@ def test_vendored_files_match_provenance(page: Path) -> None:
     vendor = HTML_ROOT / "_vendor"
     record = json.loads((vendor / "PROVENANCE.json").read_text())
     assert record["@jupyter-widgets/html-manager"]["version"] == "1.0.15"
-    assert record["@jupyter-widgets/html-manager"]["tarball"].startswith("https://registry.npmjs.org/")
+    assert record["@jupyter-widgets/html-manager"]["tarball"].startswith(
+        "https://registry.npmjs.org/"
+    )
     for pkg in record.values():
         for rel, sha in pkg["files_sha256"].items():
             assert hashlib.sha256((vendor / rel).read_bytes()).hexdigest() == sha, rel
@@ -122,7 +124,10 @@ def test_widgets_render_offline(chromium: str, page: Path, tmp_path: Path) -> No
     assert "widget-hslider" in dom and "widget-slider" in dom, "no ipywidgets slider rendered"
     assert "noUi-handle" in dom
     assert "widget-dropdown" in dom
-    assert 'class="lm-Widget jupyter-widgets-disconnected jupyter-widgets widget-image" src="blob:' in dom
+    assert (
+        'class="lm-Widget jupyter-widgets-disconnected jupyter-widgets widget-image" src="blob:'
+        in dom
+    )
     assert "mjx-container" in dom, "MathJax did not typeset offline"
 
 
@@ -211,8 +216,12 @@ async def _slide(ws_url: str, page_uri: str) -> dict[str, Any]:
         await b.js(f"{HANDLE}.scrollIntoView(); {HANDLE}.focus()")
         for kind in ("keyDown", "keyUp"):
             await b.send(
-                "Input.dispatchKeyEvent", type=kind, key="ArrowRight", code="ArrowRight",
-                windowsVirtualKeyCode=39, nativeVirtualKeyCode=39,
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="ArrowRight",
+                code="ArrowRight",
+                windowsVirtualKeyCode=39,
+                nativeVirtualKeyCode=39,
             )
         second = await b.wait_for(
             f"{IMG} && {IMG}.src !== {json.dumps(first)} && {IMG}.offsetWidth > 0 && {IMG}.src"
@@ -231,10 +240,19 @@ async def _slide(ws_url: str, page_uri: str) -> dict[str, Any]:
     finally:
         ws.close()
     requests = [
-        e["params"]["request"]["url"] for e in b.events if e.get("method") == "Network.requestWillBeSent"
+        e["params"]["request"]["url"]
+        for e in b.events
+        if e.get("method") == "Network.requestWillBeSent"
     ]
-    return {"first": first, "second": second, "third": third, "before": before, "after": after,
-            "n_images": n_images, "requests": requests}
+    return {
+        "first": first,
+        "second": second,
+        "third": third,
+        "before": before,
+        "after": after,
+        "n_images": n_images,
+        "requests": requests,
+    }
 
 
 def test_slider_switches_precomputed_view_offline(devtools: str, page: Path) -> None:

@@ -102,9 +102,7 @@ def test_every_chapter_is_in_toc() -> None:
         for p in chapters
         if str(p.relative_to(ROOT).with_suffix("")) not in listed
     )
-    assert not forgotten, (
-        f"add these chapters to _toc.yml (only TOC files are built): {forgotten}"
-    )
+    assert not forgotten, f"add these chapters to _toc.yml (only TOC files are built): {forgotten}"
 
 
 def test_toc_lists_chapters_in_order() -> None:

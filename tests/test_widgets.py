@@ -132,7 +132,11 @@ def test_mode_follows_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"not a name": [1]}, {}, "identifier"),
         ({"lw": [1, 2]}, {"defaults": {"lw": 5}}, "not one of"),
         ({"lw": [1, 2]}, {"defaults": {"x": 1}}, "unknown parameters"),
-        ({"lw": range(8), "phase": range(8)}, {"precompute": True}, "64 combinations .* max_views=60"),
+        (
+            {"lw": range(8), "phase": range(8)},
+            {"precompute": True},
+            "64 combinations .* max_views=60",
+        ),
     ],
 )
 def test_bad_params_raise_clear_errors(params, kwargs, match) -> None:

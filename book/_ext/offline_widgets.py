@@ -92,7 +92,11 @@ PACKAGES: dict[str, dict[str, Any]] = {
         # the combined component plus what it loads lazily from its own folder
         # (CHTML fonts, TeX extensions, menu, accessibility, speech rule engine)
         "include": (
-            "tex-mml-chtml.js", "output/chtml/*", "input/tex/extensions/*", "ui/*", "a11y/*",
+            "tex-mml-chtml.js",
+            "output/chtml/*",
+            "input/tex/extensions/*",
+            "ui/*",
+            "a11y/*",
             "sre/*",
         ),
         "dest": "mathjax/",
@@ -120,7 +124,9 @@ def fetch_tarball(name: str) -> Path:
     pkg = PACKAGES[name]
     fname = pkg["url"].rsplit("/", 1)[-1]
     return Path(
-        pooch.retrieve(pkg["url"], known_hash=f"sha256:{pkg['sha256']}", fname=fname, path=cache_dir())
+        pooch.retrieve(
+            pkg["url"], known_hash=f"sha256:{pkg['sha256']}", fname=fname, path=cache_dir()
+        )
     )
 
 
