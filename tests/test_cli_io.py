@@ -41,7 +41,15 @@ def test_basis_npz_nifti_npz_round_trip(tmp_path: Path, basis_npz, capsys) -> No
     capsys.readouterr()
     assert cli.main(["info", str(nii)]) == 0
     out = capsys.readouterr().out
-    for text in ("NIfTI-MRS", "basis", "512", "Cr, GABA", "DIM_USER_0=2, DIM_EDIT=2", "127.731", "68"):
+    for text in (
+        "NIfTI-MRS",
+        "basis",
+        "512",
+        "Cr, GABA",
+        "DIM_USER_0=2, DIM_EDIT=2",
+        "127.731",
+        "68",
+    ):
         assert text in out, text
     assert cli.main(["info", "--json", str(npz)]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -71,8 +79,22 @@ def test_edited_nifti_to_raw_and_back(tmp_path: Path, capsys) -> None:
     assert cli.main(["convert", str(nii), str(raw), "--edit", "on"]) == 0
     back = lcmodel.read_raw(raw, DWELL, LARMOR)
     np.testing.assert_allclose(back.fid, on.fid, atol=1e-6)
-    assert cli.main(["convert", str(raw), str(tmp_path / "on.nii.gz"),
-                     "--dwell-s", str(DWELL), "--larmor-mhz", str(LARMOR), "--edit", "on"]) == 0
+    assert (
+        cli.main(
+            [
+                "convert",
+                str(raw),
+                str(tmp_path / "on.nii.gz"),
+                "--dwell-s",
+                str(DWELL),
+                "--larmor-mhz",
+                str(LARMOR),
+                "--edit",
+                "on",
+            ]
+        )
+        == 0
+    )
     again = nifti.load(tmp_path / "on.nii.gz")
     assert isinstance(again, Spectrum) and again.edit == "on"
     np.testing.assert_allclose(again.fid, on.fid, atol=1e-6)

@@ -37,6 +37,11 @@ def _fid(n: int, ppm: float) -> np.ndarray:
     return np.exp(2j * np.pi * (ppm - 4.65) * LARMOR * t - 5 * t)
 
 
+def curve(x: np.ndarray) -> str:
+    """Values 10 per line in E13.5, as LCModel's .COORD prints them."""
+    return "\n".join("".join(f"{v:13.5E}" for v in x[i : i + 10]) for i in range(0, len(x), 10))
+
+
 @pytest.fixture(scope="module")
 def texts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("fuzz_src")
@@ -62,7 +67,27 @@ def texts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "",
         ]
     )
-    return {"raw": raw, "basis": basis, "table": table}
+    ppm = np.linspace(4.0, 0.2, 12)
+    coord = "\n".join(
+        [
+            table.replace("$$CONC  3", " 3")
+            .replace("$$MISC  2", "  2")
+            .replace("$$DIAG  1", "  1"),
+            " 12 points on ppm-axis = NY",
+            curve(ppm),
+            " NY phased data points follow",
+            curve(np.sin(ppm)),
+            " NY points of the fit to the data follow",
+            curve(np.cos(ppm)),
+            " NY background values follow",
+            curve(0.1 * ppm),
+            " GABA     Conc. = 4.05E-02",
+            curve(ppm**2),
+            "",
+        ]
+    )
+    csv = "Row, Col, Cr, Cr %SD, Cr/Cr, GABA, GABA %SD, GABA/Cr\n  1,   1,    1.000,    3,    1.000, 4.05E-02,   32,  4.1E-02\n"
+    return {"raw": raw, "basis": basis, "table": table, "coord": coord, "csv": csv}
 
 
 @st.composite
@@ -78,16 +103,16 @@ def mutate(text: str, ops: list[tuple[str, float, str]]) -> str:
         if op in ("drop_line", "dup_line"):
             lines = text.split("\n")
             i = min(int(where * len(lines)), len(lines) - 1)
-            lines[i:i + 1] = [] if op == "drop_line" else [lines[i], lines[i]]
+            lines[i : i + 1] = [] if op == "drop_line" else [lines[i], lines[i]]
             text = "\n".join(lines)
             continue
         i = min(int(where * len(text)), max(len(text) - 1, 0))
         if op == "replace":
-            text = text[:i] + piece + text[i + len(piece):]
+            text = text[:i] + piece + text[i + len(piece) :]
         elif op == "insert":
             text = text[:i] + piece + text[i:]
         elif op == "delete":
-            text = text[:i] + text[i + len(piece):]
+            text = text[:i] + text[i + len(piece) :]
         else:
             text = text[:i]
     return text
@@ -142,6 +167,37 @@ def test_fuzz_read_table(tmp_path: Path, texts: dict[str, str], ops) -> None:
 def test_mutations_do_break_files(texts: dict[str, str], tmp_path: Path) -> None:
     """The fuzz is not vacuous: a truncated data block is caught, the intact file is read."""
     assert lcmodel.read_raw(_write(tmp_path, "ok.RAW", texts["raw"]), DWELL, LARMOR).n_points == 8
+    assert lcmodel.read_coord(_write(tmp_path, "ok.COORD", texts["coord"])).n_points == 12
+    assert (
+        lcmodel.read_csv(_write(tmp_path, "ok.csv", texts["csv"])).rows[0].concentrations["GABA"][1]
+        == 32
+    )
     cut = mutate(texts["raw"], [("truncate", 0.97, "x")])
     with pytest.raises(MRSFormatError):
         lcmodel.read_raw(_write(tmp_path, "cut.RAW", cut), DWELL, LARMOR, n_points=8)
+
+
+@FUZZ
+@given(ops=mutations())
+def test_fuzz_read_coord(tmp_path: Path, texts: dict[str, str], ops) -> None:
+    path = _write(tmp_path, "f.COORD", mutate(texts["coord"], ops))
+    try:
+        coord = lcmodel.read_coord(path)
+    except (MRSFormatError, LCModelFatalError) as exc:
+        assert "f.COORD" in str(exc)
+        return
+    curves = [coord.ppm, coord.data, coord.fit, *coord.metabolites.values()]
+    assert all(c.shape == coord.ppm.shape and np.all(np.isfinite(c)) for c in curves)
+
+
+@FUZZ
+@given(ops=mutations())
+def test_fuzz_read_csv(tmp_path: Path, texts: dict[str, str], ops) -> None:
+    path = _write(tmp_path, "f.csv", mutate(texts["csv"], ops))
+    try:
+        csv = lcmodel.read_csv(path)
+    except MRSFormatError as exc:
+        assert "f.csv" in str(exc)
+        return
+    for row in csv.rows:
+        assert all(np.isfinite(v) for t in row.concentrations.values() for v in t)

@@ -131,7 +131,9 @@ def test_fatal_diag_raises_with_file_and_line(tmp_path: Path) -> None:
 
 def test_fatal_without_conc_table_is_fatal_not_format(tmp_path: Path) -> None:
     path = tmp_path / "abort.table"
-    path.write_text(" LCModel\n$$DIAG  1 lines in following diagnostic table:\n 1 FATAL  NUNFIL 2\n")
+    path.write_text(
+        " LCModel\n$$DIAG  1 lines in following diagnostic table:\n 1 FATAL  NUNFIL 2\n"
+    )
     with pytest.raises(LCModelFatalError, match="line 3"):
         lcmodel.read_table(path)
 
@@ -191,7 +193,12 @@ def test_raw_round_trip_to_printed_precision(tmp_path: Path, rng: np.random.Gene
     assert text.startswith(" $SEQPAR\n") and "ECHOT=68." in text and "SEQ='MEGAPRESS'" in text
     back = lcmodel.read_raw(path, DWELL, LARMOR, n_points=N)
     np.testing.assert_allclose(back.fid, s.fid, rtol=1e-6, atol=1e-6 * np.abs(s.fid).max())
-    assert (back.dwell_s, back.larmor_mhz, back.ppm_reference, back.te_ms) == (DWELL, LARMOR, 4.65, 68.0)
+    assert (back.dwell_s, back.larmor_mhz, back.ppm_reference, back.te_ms) == (
+        DWELL,
+        LARMOR,
+        4.65,
+        68.0,
+    )
 
 
 def test_raw_rereferenced_lines_keep_their_ppm(tmp_path: Path) -> None:
@@ -215,7 +222,9 @@ def test_raw_scales_by_tramp_over_volume(tmp_path: Path) -> None:
 def test_raw_fixed_width_fields_that_touch(tmp_path: Path) -> None:
     """Fortran E fields may run together; FMTDAT gives the width."""
     path = tmp_path / "w.RAW"
-    path.write_text(" $NMID\n FMTDAT='(2E12.5)'\n $END\n-1.23450E+01-2.00000E-01\n 1.00000E+00 2.00000E+00\n")
+    path.write_text(
+        " $NMID\n FMTDAT='(2E12.5)'\n $END\n-1.23450E+01-2.00000E-01\n 1.00000E+00 2.00000E+00\n"
+    )
     np.testing.assert_allclose(lcmodel.read_raw(path, DWELL, LARMOR).fid, [-12.345 + 0.2j, 1 - 2j])
 
 
@@ -237,6 +246,12 @@ RAW_OK = " $SEQPAR\n hzpppm=127.731\n $END\n $NMID\n id='x'\n fmtdat='(2E15.6)'\
         (RAW_OK.split(" 1. 0.")[0], {}, "data", "NUNFIL complex points"),
         (RAW_OK.replace("hzpppm=127.731", "hzpppm=-1"), {}, "$SEQPAR HZPPPM", "positive"),
         (RAW_OK[:-3], {}, "end of file", "cut mid-line"),
+        (
+            RAW_OK.replace("id='x'", "id='x', tramp=1e300, volume=1e-300"),
+            {},
+            "data (scaled by TRAMP/VOLUME)",
+            "finite values",
+        ),
     ],
 )
 def test_bad_raw_names_file_field_expected(tmp_path: Path, text, kwargs, field, expected) -> None:
@@ -295,8 +310,12 @@ def test_basis_round_trip_all_edit_states(tmp_path: Path) -> None:
         _, b = got.to_grid((1.0, 4.5), 900)
         np.testing.assert_allclose(b, a, atol=2e-5 * np.abs(a).max())
     with pytest.raises(MRSDataError, match="OFF has"):
-        lcmodel.basis_from_lcmodel(off, lcmodel.read_basis(
-            lcmodel.write_basis(tmp_path / "x.BASIS", basis.select(["S0"]), "on")))
+        lcmodel.basis_from_lcmodel(
+            off,
+            lcmodel.read_basis(
+                lcmodel.write_basis(tmp_path / "x.BASIS", basis.select(["S0"]), "on")
+            ),
+        )
     back = lcmodel.basis_from_lcmodel(off, diff)  # any two blocks with the same names
     assert back.metabolites == basis.metabolites and back.lw_hz == pytest.approx(2.0)
 
@@ -326,12 +345,18 @@ def _small_basis_text(tmp_path: Path) -> str:
         (lambda s: s.replace("NDATAB=16", "NDATAB=15"), "$BASIS S0 data", "NDATAB=15"),
         (lambda s: s.rsplit("\n", 3)[0] + "\n", "$BASIS S1 data", "NDATAB=16"),
         (lambda s: s.replace("E+00", "Q+00", 1), "$BASIS S0 data (line 21)", "finite numbers"),
-        (lambda s: re.sub(r"-?\d\.\d+E[+-]\d\d", "NaN", s, count=1), "$BASIS S0 data (line 21)",
-         "finite numbers"),
+        (
+            lambda s: re.sub(r"-?\d\.\d+E[+-]\d\d", "NaN", s, count=1),
+            "$BASIS S0 data (line 21)",
+            "finite numbers",
+        ),
         (lambda s: s.replace("ISHIFT=0", "ISHIFT=3", 1), "$BASIS S0 ISHIFT", "0"),
         (lambda s: s.replace("$BASIS1", "$BASISX"), "$BASIS1", "before the first $BASIS"),
-        (lambda s: s.replace("METABO='S1'", "METABO='S0'").replace("ID='S1'", "ID='S0'"),
-         "$BASIS METABO", "unique"),
+        (
+            lambda s: s.replace("METABO='S1'", "METABO='S0'").replace("ID='S1'", "ID='S0'"),
+            "$BASIS METABO",
+            "unique",
+        ),
     ],
 )
 def test_bad_basis_names_file_field_expected(tmp_path: Path, mutate, field, expected) -> None:
@@ -345,16 +370,34 @@ def test_bad_basis_names_file_field_expected(tmp_path: Path, mutate, field, expe
 # ============================================================================ control
 def test_control_namelist() -> None:
     text = lcmodel.control_text(
-        filraw="/d/it's.RAW", nunfil=1024, deltat=5e-4, hzpppm=123.2, ppmst=4.2, ppmend=1.95,
-        chcomb=["NAA+NAAG", "Cr+PCr"], nsimul=0, dows=False, ltable=7, sptype="mega-press-3",
+        filraw="/d/it's.RAW",
+        nunfil=1024,
+        deltat=5e-4,
+        hzpppm=123.2,
+        ppmst=4.2,
+        ppmend=1.95,
+        chcomb=["NAA+NAAG", "Cr+PCr"],
+        nsimul=0,
+        dows=False,
+        ltable=7,
+        sptype="mega-press-3",
         ppmgap=[(1.95, 1.85)],
     )
     lines = text.splitlines()
     assert lines[0] == " $LCMODL" and lines[-1] == " $END"
     for expected in (
-        " FILRAW='/d/it''s.RAW'", " NUNFIL=1024", " DELTAT=0.0005", " CHCOMB(1)='NAA+NAAG'",
-        " CHCOMB(2)='Cr+PCr'", " NCOMBI=2", " NSIMUL=0", " DOWS=F", " PPMGAP(1,1)=1.95",
-        " PPMGAP(2,1)=1.85", " SPTYPE='mega-press-3'", " PPMST=4.2",
+        " FILRAW='/d/it''s.RAW'",
+        " NUNFIL=1024",
+        " DELTAT=0.0005",
+        " CHCOMB(1)='NAA+NAAG'",
+        " CHCOMB(2)='Cr+PCr'",
+        " NCOMBI=2",
+        " NSIMUL=0",
+        " DOWS=F",
+        " PPMGAP(1,1)=1.95",
+        " PPMGAP(2,1)=1.85",
+        " SPTYPE='mega-press-3'",
+        " PPMST=4.2",
     ):
         assert expected in lines
 

@@ -42,7 +42,10 @@ def test_singlet_peaks_at_its_ppm_for_an_independent_reader(tmp_path: Path, ppm,
     stored = np.asarray(img.dataobj)[0, 0, 0]
     hdr = json.loads(img.header.extensions[0].get_content())
     axes = Axes(
-        stored.size, "1H", hdr["SpectrometerFrequency"][0], float(img.header["pixdim"][4]),
+        stored.size,
+        "1H",
+        hdr["SpectrometerFrequency"][0],
+        float(img.header["pixdim"][4]),
         SpecFreqChemShift=hdr["SpecFreqChemShift"],
     )
     spectrum = np.fft.fftshift(np.fft.fft(stored))
@@ -56,10 +59,19 @@ def test_singlet_peaks_at_its_ppm_for_an_independent_reader(tmp_path: Path, ppm,
     assert back.ppm_axis()[np.argmax(np.abs(back.spectrum()))] == pytest.approx(peak_ppm)
 
 
-def test_spectrum_round_trip_with_batch_and_header(tmp_path: Path, rng: np.random.Generator) -> None:
+def test_spectrum_round_trip_with_batch_and_header(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
     fid = rng.standard_normal((2, 3, 256)) + 1j * rng.standard_normal((2, 3, 256))
-    spec = Spectrum(fid, DWELL, LARMOR, ppm_reference=4.7, te_ms=68.0, edit="diff",
-                    metadata={"subject": "s01", "scan": 3})
+    spec = Spectrum(
+        fid,
+        DWELL,
+        LARMOR,
+        ppm_reference=4.7,
+        te_ms=68.0,
+        edit="diff",
+        metadata={"subject": "s01", "scan": 3},
+    )
     path = nifti.save(spec, tmp_path / "batch.nii.gz")
     back = nifti.load(path)
     assert isinstance(back, Spectrum)
@@ -105,7 +117,9 @@ def test_edit_order_comes_from_the_header(tmp_path: Path) -> None:
     """A file with EditCondition ["ON", "OFF"] (spec2nii style) is not read backwards."""
     fid_on, fid_off = singlet(1.9), singlet(3.0)
     data = np.stack([fid_on, fid_off], axis=-1)[None, None, None]
-    path = _write_raw_nifti(tmp_path / "onoff.nii.gz", data, [("DIM_EDIT", {"EditCondition": ["ON", "OFF"]})])
+    path = _write_raw_nifti(
+        tmp_path / "onoff.nii.gz", data, [("DIM_EDIT", {"EditCondition": ["ON", "OFF"]})]
+    )
     back = nifti.load(path)
     assert isinstance(back, EditedSpectra)
     np.testing.assert_array_equal(back.on.fid, fid_on)
@@ -114,8 +128,12 @@ def test_edit_order_comes_from_the_header(tmp_path: Path) -> None:
 
 
 def test_basis_round_trip(tmp_path: Path) -> None:
-    on = Spectrum(np.stack([singlet(3.0), singlet(2.0)]), DWELL, LARMOR, ppm_reference=3.0, te_ms=68.0)
-    off = Spectrum(np.stack([singlet(3.0), singlet(2.1)]), DWELL, LARMOR, ppm_reference=3.0, te_ms=68.0)
+    on = Spectrum(
+        np.stack([singlet(3.0), singlet(2.0)]), DWELL, LARMOR, ppm_reference=3.0, te_ms=68.0
+    )
+    off = Spectrum(
+        np.stack([singlet(3.0), singlet(2.1)]), DWELL, LARMOR, ppm_reference=3.0, te_ms=68.0
+    )
     basis = Basis(("Cr", "GABA"), on, off, lw_hz=3.0, params={"preset": "test", "seed": 1})
     path = nifti.save_basis(basis, tmp_path / "basis.nii.gz")
     back = nifti.load_basis(path)
@@ -125,7 +143,10 @@ def test_basis_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.off.fid, off.fid)
     assert back.on.ppm_reference == 3.0 and back.on.te_ms == pytest.approx(68.0)
     hdr = json.loads(nib.load(path).header.extensions[0].get_content())
-    assert hdr["dim_5"] == "DIM_USER_0" and hdr["dim_5_header"]["Metabolite"]["Value"] == ["Cr", "GABA"]
+    assert hdr["dim_5"] == "DIM_USER_0" and hdr["dim_5_header"]["Metabolite"]["Value"] == [
+        "Cr",
+        "GABA",
+    ]
     assert hdr["dim_6"] == "DIM_EDIT"
     info = nifti.describe(path)
     assert info["kind"] == "basis" and info["metabolites"] == ["Cr", "GABA"]

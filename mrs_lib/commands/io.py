@@ -23,10 +23,14 @@ def _format(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-@command("info", "describe a NIfTI-MRS, LCModel (.RAW/.BASIS/.table/.csv/.COORD) or .npz basis file")
+@command(
+    "info", "describe a NIfTI-MRS, LCModel (.RAW/.BASIS/.table/.csv/.COORD) or .npz basis file"
+)
 def _info(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("file", help="the file to describe")
-    p.add_argument("--dwell-s", type=float, help="dwell time (needed for .RAW, which does not store it)")
+    p.add_argument(
+        "--dwell-s", type=float, help="dwell time (needed for .RAW, which does not store it)"
+    )
     p.add_argument("--larmor-mhz", type=float, help="spectrometer frequency (needed for .RAW)")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
 
@@ -54,11 +58,18 @@ def _info(p: argparse.ArgumentParser) -> Runner:
 @command("convert", "convert between NIfTI-MRS, LCModel .RAW/.BASIS and the .npz basis")
 def _convert(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("src", help="input file (.npz basis, .nii/.nii.gz, .RAW)")
-    p.add_argument("dst", help="output file; its suffix picks the format (.npz, .nii.gz, .BASIS, .RAW)")
-    p.add_argument("--edit", choices=["off", "on", "diff"],
-                   help="edit state to write (.BASIS output, or .RAW from an edited NIfTI-MRS file)")
+    p.add_argument(
+        "dst", help="output file; its suffix picks the format (.npz, .nii.gz, .BASIS, .RAW)"
+    )
+    p.add_argument(
+        "--edit",
+        choices=["off", "on", "diff"],
+        help="edit state to write (.BASIS output, or .RAW from an edited NIfTI-MRS file)",
+    )
     p.add_argument("--n-points", type=int, help=".BASIS: NDATAB (zero-fill or truncate the FIDs)")
-    p.add_argument("--fwhmba", type=float, help=".BASIS: basis linewidth in ppm (default from lw_hz)")
+    p.add_argument(
+        "--fwhmba", type=float, help=".BASIS: basis linewidth in ppm (default from lw_hz)"
+    )
     p.add_argument("--dwell-s", type=float, help=".RAW input: dwell time")
     p.add_argument("--larmor-mhz", type=float, help=".RAW input: spectrometer frequency")
 
@@ -66,8 +77,13 @@ def _convert(p: argparse.ArgumentParser) -> Runner:
         from .. import io
 
         out = io.convert(
-            args.src, args.dst, edit=args.edit, n_points=args.n_points, fwhmba=args.fwhmba,
-            dwell_s=args.dwell_s, larmor_mhz=args.larmor_mhz,
+            args.src,
+            args.dst,
+            edit=args.edit,
+            n_points=args.n_points,
+            fwhmba=args.fwhmba,
+            dwell_s=args.dwell_s,
+            larmor_mhz=args.larmor_mhz,
         )
         print(out)
         return 0

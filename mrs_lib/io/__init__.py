@@ -44,8 +44,14 @@ def _kind_of(path: Path) -> str:
     if name.endswith((".nii", ".nii.gz")):
         return "nifti"
     suffix = path.suffix.lower()
-    kinds = {".raw": "raw", ".basis": "basis", ".npz": "npz", ".table": "table",
-             ".csv": "csv", ".coord": "coord"}
+    kinds = {
+        ".raw": "raw",
+        ".basis": "basis",
+        ".npz": "npz",
+        ".table": "table",
+        ".csv": "csv",
+        ".coord": "coord",
+    }
     if suffix not in kinds:
         raise MRSDataError(
             f"'{path}': unknown file type (expected .nii, .nii.gz, .RAW, .BASIS, .npz, .table, "
@@ -89,32 +95,65 @@ def describe(
         return {**out, "bw_hz": 1.0 / out["dwell_s"], **info}
     if kind == "raw":
         if dwell_s is None or larmor_mhz is None:
-            raise MRSDataError(f"'{p}': an LCModel .RAW file needs dwell_s and larmor_mhz "
-                               "(--dwell-s, --larmor-mhz); the format does not store them")
+            raise MRSDataError(
+                f"'{p}': an LCModel .RAW file needs dwell_s and larmor_mhz "
+                "(--dwell-s, --larmor-mhz); the format does not store them"
+            )
         spec = read_raw(p, dwell_s, larmor_mhz)
-        return {"format": "LCModel .RAW", "kind": "spectrum", **_spectrum_facts(spec),
-                "id": spec.metadata.get("lcmodel_id")}
+        return {
+            "format": "LCModel .RAW",
+            "kind": "spectrum",
+            **_spectrum_facts(spec),
+            "id": spec.metadata.get("lcmodel_id"),
+        }
     if kind == "basis":
         b = read_basis(p)
-        return {"format": "LCModel .BASIS", "kind": "basis", **_spectrum_facts(b.spectra),
-                "edit": b.edit, "fwhmba_ppm": b.fwhmba_ppm, "metabolites": list(b.metabolites)}
+        return {
+            "format": "LCModel .BASIS",
+            "kind": "basis",
+            **_spectrum_facts(b.spectra),
+            "edit": b.edit,
+            "fwhmba_ppm": b.fwhmba_ppm,
+            "metabolites": list(b.metabolites),
+        }
     if kind == "npz":
         basis = Basis.load_npz(p)
-        return {"format": "mrs_lib .npz basis", "kind": "basis", **_spectrum_facts(basis.on),
-                "edit": list(EDIT_STATES[:2]), "lw_hz": basis.lw_hz,
-                "metabolites": list(basis.metabolites)}
+        return {
+            "format": "mrs_lib .npz basis",
+            "kind": "basis",
+            **_spectrum_facts(basis.on),
+            "edit": list(EDIT_STATES[:2]),
+            "lw_hz": basis.lw_hz,
+            "metabolites": list(basis.metabolites),
+        }
     if kind == "table":
         t = read_table(p)
-        return {"format": "LCModel .table", "kind": "fit result", "ratio_to": t.ratio_to,
-                **t.misc, "concentrations": t.concentrations, "diagnostics": list(t.diagnostics)}
+        return {
+            "format": "LCModel .table",
+            "kind": "fit result",
+            "ratio_to": t.ratio_to,
+            **t.misc,
+            "concentrations": t.concentrations,
+            "diagnostics": list(t.diagnostics),
+        }
     if kind == "csv":
         c = read_csv(p)
-        return {"format": "LCModel .csv", "kind": "fit result", "voxels": len(c.rows),
-                "ratio_to": c.ratio_to, "metabolites": list(c.metabolites)}
+        return {
+            "format": "LCModel .csv",
+            "kind": "fit result",
+            "voxels": len(c.rows),
+            "ratio_to": c.ratio_to,
+            "metabolites": list(c.metabolites),
+        }
     co = read_coord(p)
-    return {"format": "LCModel .COORD", "kind": "fit curves", "points": co.n_points,
-            "ppm_range": (float(co.ppm.min()), float(co.ppm.max())),
-            "metabolites": list(co.metabolites), **co.table.misc}
+    return {
+        "format": "LCModel .COORD",
+        "kind": "fit curves",
+        "points": co.n_points,
+        "ppm_range": (float(co.ppm.min()), float(co.ppm.max())),
+        "metabolites": list(co.metabolites),
+        **co.table.misc,
+    }
 
 
 def convert(
@@ -152,7 +191,9 @@ def convert(
             return save_basis(basis, d)
         if kd == "basis":
             if edit is None:
-                raise MRSDataError("a .BASIS file holds one edit state: give edit (--edit off|on|diff)")
+                raise MRSDataError(
+                    "a .BASIS file holds one edit state: give edit (--edit off|on|diff)"
+                )
             return write_basis(d, basis, edit, n_points=n_points, fwhmba=fwhmba)
     elif ks == "nifti" and kd == "raw":
         obj = load(s)

@@ -76,7 +76,9 @@ def _read_text(path: PathLike) -> tuple[Path, list[str]]:
     if raw.strip() and not raw.endswith((b"\n", b"\r")):
         # Every record LCModel (Fortran) or these writers produce ends with a newline;
         # a file cut mid-line may end in a shortened number ("1.2E-0") that still parses.
-        raise MRSFormatError(p, "end of file", "a final newline", "a file cut mid-line (truncated?)")
+        raise MRSFormatError(
+            p, "end of file", "a final newline", "a file cut mid-line (truncated?)"
+        )
     # LCModel writes Latin-1 or UTF-8 text; undecodable bytes become U+FFFD and
     # then fail as non-numeric, never as UnicodeDecodeError.
     return p, raw.decode("utf-8", errors="replace").splitlines()
@@ -237,9 +239,7 @@ def _positive(header: Mapping[str, Any], key: str, path: Path, where: str) -> fl
 
 def _check_match(path: Path, key: str, file_value: float, expected: float, source: str) -> None:
     if not math.isclose(file_value, expected, rel_tol=PARAM_RTOL):
-        raise MRSFormatError(
-            path, key, f"{expected!r} ({source})", f"{file_value!r} in the file"
-        )
+        raise MRSFormatError(path, key, f"{expected!r} ({source})", f"{file_value!r} in the file")
 
 
 def _to_lcmodel_centre(spec: Spectrum) -> Spectrum:
@@ -351,8 +351,13 @@ def read_raw(
     nmid = blocks["NMID"]
     seqpar = blocks.get("SEQPAR", {})
     if "HZPPPM" in seqpar:
-        _check_match(path, "$SEQPAR HZPPPM", _positive(seqpar, "HZPPPM", path, "$SEQPAR"),
-                     larmor, "larmor_mhz argument")
+        _check_match(
+            path,
+            "$SEQPAR HZPPPM",
+            _positive(seqpar, "HZPPPM", path, "$SEQPAR"),
+            larmor,
+            "larmor_mhz argument",
+        )
     tramp = _positive(nmid, "TRAMP", path, "$NMID") if "TRAMP" in nmid else 1.0
     volume = _positive(nmid, "VOLUME", path, "$NMID") if "VOLUME" in nmid else 1.0
     fmt = nmid.get("FMTDAT")
@@ -363,16 +368,23 @@ def read_raw(
         raise MRSFormatError(path, "data", "NUNFIL complex points after $NMID", "no data")
     if values.size % 2:
         raise MRSFormatError(
-            path, "data", "pairs of numbers (real, imaginary)", f"{values.size} numbers (truncated?)"
+            path,
+            "data",
+            "pairs of numbers (real, imaginary)",
+            f"{values.size} numbers (truncated?)",
         )
     n = values.size // 2
     if n_points is not None and n != int(n_points):
-        raise MRSFormatError(path, "data", f"{int(n_points)} complex points (NUNFIL)", f"{n} points")
+        raise MRSFormatError(
+            path, "data", f"{int(n_points)} complex points (NUNFIL)", f"{n} points"
+        )
     if n < 2:
         raise MRSFormatError(path, "data", "at least 2 complex points", f"{n} point")
-    fid = np.conj(values[0::2] + 1j * values[1::2]) * (tramp / volume)
+    with np.errstate(over="ignore", invalid="ignore"):
+        fid = np.conj(values[0::2] + 1j * values[1::2]) * (tramp / volume)
+    _require_finite(fid, path, "data (scaled by TRAMP/VOLUME)")
     te = seqpar.get("ECHOT")
-    te_ms = float(te) if isinstance(te, (int, float)) and not isinstance(te, bool) and te > 0 else None
+    te_ms = float(te) if _is_positive_number(te) else None
     meta = {"lcmodel_id": str(nmid.get("ID", "")), "seq": str(seqpar.get("SEQ", ""))}
     return Spectrum(
         fid=fid,
@@ -382,6 +394,15 @@ def read_raw(
         te_ms=te_ms,
         metadata={k: v for k, v in meta.items() if v},
     )
+
+
+def _is_positive_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _require_finite(values: np.ndarray, path: Path, field_name: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise MRSFormatError(path, field_name, "finite values", "overflow to inf/NaN")
 
 
 # ============================================================================ .BASIS
@@ -424,7 +445,9 @@ class LCModelBasis:
         try:
             return self.spectra[self.metabolites.index(metabolite)]
         except ValueError:
-            raise KeyError(f"metabolite {metabolite!r}: expected one of {self.metabolites}") from None
+            raise KeyError(
+                f"metabolite {metabolite!r}: expected one of {self.metabolites}"
+            ) from None
 
 
 def lcmodel_ppm_axis(n_points: int, dwell_s: float, larmor_mhz: float) -> np.ndarray:
@@ -529,18 +552,24 @@ def read_basis(path: PathLike) -> LCModelBasis:
             blocks.setdefault(name, values)
             continue
         if "BASIS1" not in blocks:
-            raise MRSFormatError(path, "$BASIS1", "a $BASIS1 namelist before the first $BASIS", "missing")
+            raise MRSFormatError(
+                path, "$BASIS1", "a $BASIS1 namelist before the first $BASIS", "missing"
+            )
         if n is None:
             n = _ndatab(blocks["BASIS1"], path)
         metabo = values.get("METABO", values.get("ID"))
         if not isinstance(metabo, str) or not metabo.strip():
-            raise MRSFormatError(path, f"$BASIS #{len(rows) + 1} METABO", "a metabolite name", metabo)
+            raise MRSFormatError(
+                path, f"$BASIS #{len(rows) + 1} METABO", "a metabolite name", metabo
+            )
         metabo = metabo.strip()
         if metabo in metabolites:
             raise MRSFormatError(path, "$BASIS METABO", "unique metabolite names", metabo)
         ishift = values.get("ISHIFT", 0)
         if ishift not in (0, 0.0):
-            raise MRSFormatError(path, f"$BASIS {metabo} ISHIFT", "0 (shifted blocks unsupported)", ishift)
+            raise MRSFormatError(
+                path, f"$BASIS {metabo} ISHIFT", "0 (shifted blocks unsupported)", ishift
+            )
         scale = 1.0
         for key in ("TRAMP", "VOLUME", "CONC"):
             if key in values:
@@ -551,15 +580,21 @@ def read_basis(path: PathLike) -> LCModelBasis:
             j += 1
         fmt = blocks["BASIS1"].get("FMTBAS")
         data = _numbers_from_lines(
-            lines[i:j], i + 1, path, f"$BASIS {metabo} data",
+            lines[i:j],
+            i + 1,
+            path,
+            f"$BASIS {metabo} data",
             _fixed_width(fmt if isinstance(fmt, str) else None),
         )
         if data.size != 2 * n:
             raise MRSFormatError(
-                path, f"$BASIS {metabo} data", f"NDATAB={n} complex values ({2 * n} numbers)",
+                path,
+                f"$BASIS {metabo} data",
+                f"NDATAB={n} complex values ({2 * n} numbers)",
                 f"{data.size} numbers",
             )
-        rows.append((data[0::2] + 1j * data[1::2]) * scale)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rows.append((data[0::2] + 1j * data[1::2]) * scale)
         metabolites.append(metabo)
         i = j
     if "BASIS1" not in blocks:
@@ -572,12 +607,14 @@ def read_basis(path: PathLike) -> LCModelBasis:
     hz_src = seqpar if "HZPPPM" in seqpar else basis1
     hzpppm = _positive(hz_src, "HZPPPM", path, "$SEQPAR" if hz_src is seqpar else "$BASIS1")
     fwhmba = seqpar.get("FWHMBA")
-    fwhmba = float(fwhmba) if isinstance(fwhmba, (int, float)) and not isinstance(fwhmba, bool) else None
+    fwhmba = float(fwhmba) if _is_positive_number(fwhmba) else None
     idbasi = str(basis1.get("IDBASI", ""))
     edit = next((e for e in EDIT_STATES if idbasi.lower().endswith(f"_{e}")), None)
     te = seqpar.get("ECHOT")
-    te_ms = float(te) if isinstance(te, (int, float)) and not isinstance(te, bool) and te > 0 else None
-    fid = np.conj(np.fft.ifft(np.stack(rows), axis=-1))
+    te_ms = float(te) if _is_positive_number(te) else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        fid = np.conj(np.fft.ifft(np.stack(rows), axis=-1))
+    _require_finite(fid, path, "$BASIS data (scaled by TRAMP/(VOLUME*CONC))")
     spectra = Spectrum(
         fid=fid,
         dwell_s=badelt,
@@ -594,6 +631,8 @@ def _ndatab(basis1: Mapping[str, Any], path: Path) -> int:
     v = basis1.get("NDATAB")
     if v is None:
         raise MRSFormatError(path, "$BASIS1 NDATAB", "present", "missing")
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)  # some writers print NDATAB=4096.
     if isinstance(v, bool) or not isinstance(v, int) or v < 2:
         raise MRSFormatError(path, "$BASIS1 NDATAB", "an integer >= 2", v)
     return v
@@ -611,8 +650,13 @@ def basis_from_lcmodel(off: LCModelBasis, on: LCModelBasis, *, lw_hz: float | No
     lw = lw_hz
     if lw is None:
         lw = (off.fwhmba_ppm or 0.0) * off.larmor_mhz
-    return Basis(off.metabolites, on.spectra[idx], off.spectra, lw_hz=lw,
-                 params={"source": f"LCModel .BASIS ({off.id}, {on.id})"})
+    return Basis(
+        off.metabolites,
+        on.spectra[idx],
+        off.spectra,
+        lw_hz=lw,
+        params={"source": f"LCModel .BASIS ({off.id}, {on.id})"},
+    )
 
 
 # ============================================================================ control
@@ -667,8 +711,13 @@ def control_text(*, extra_keys: Iterable[str] = (), **keys: Any) -> str:
             if key == "PPMGAP":
                 for j, pair in enumerate(seq, start=1):
                     if len(pair) != 2:
-                        raise MRSDataError(f"control key PPMGAP: expected (high, low) pairs, got {pair!r}")
-                    items[f"PPMGAP(1,{j})"], items[f"PPMGAP(2,{j})"] = float(pair[0]), float(pair[1])
+                        raise MRSDataError(
+                            f"control key PPMGAP: expected (high, low) pairs, got {pair!r}"
+                        )
+                    items[f"PPMGAP(1,{j})"], items[f"PPMGAP(2,{j})"] = (
+                        float(pair[0]),
+                        float(pair[1]),
+                    )
                 continue
             for j, v in enumerate(seq, start=1):
                 items[f"{key}({j})"] = v
@@ -780,7 +829,9 @@ def _find_blocks(lines: Sequence[str], path: Path) -> dict[str, tuple[int, int]]
     return found
 
 
-def _raise_on_fatal(lines: Sequence[str], blocks: Mapping[str, tuple[int, int]], path: Path) -> tuple[str, ...]:
+def _raise_on_fatal(
+    lines: Sequence[str], blocks: Mapping[str, tuple[int, int]], path: Path
+) -> tuple[str, ...]:
     """Diagnostics lines; any FATAL among them raises :class:`LCModelFatalError`."""
     if "diag" in blocks:
         start, count = blocks["diag"]
@@ -788,7 +839,9 @@ def _raise_on_fatal(lines: Sequence[str], blocks: Mapping[str, tuple[int, int]],
         candidates = list(enumerate(diag, start=start + 1))
         # LCModel may abort mid-table: also look past a short block.
         candidates += [
-            (j + 1, lines[j]) for j in range(start + count, len(lines)) if "FATAL" in lines[j].upper()
+            (j + 1, lines[j])
+            for j in range(start + count, len(lines))
+            if "FATAL" in lines[j].upper()
         ]
     else:
         diag = []
@@ -806,14 +859,24 @@ def _raise_on_fatal(lines: Sequence[str], blocks: Mapping[str, tuple[int, int]],
 _CONC_ROW = re.compile(r"^\s*(\S+)\s+(\S+?)%\s+(?:(\S+)\s+)?(\S.*?)\s*$")
 
 
-def _parse_conc(lines: Sequence[str], start: int, count: int, path: Path) -> tuple[dict[str, Concentration], str | None]:
+def _parse_conc(
+    lines: Sequence[str], start: int, count: int, path: Path
+) -> tuple[dict[str, Concentration], str | None]:
     if count < 1 or start + count > len(lines):
         raise MRSFormatError(
-            path, "$$CONC", f"{count} lines (NCONC+1)", f"{max(0, len(lines) - start)} lines (truncated)"
+            path,
+            "$$CONC",
+            f"{count} lines (NCONC+1)",
+            f"{max(0, len(lines) - start)} lines (truncated)",
         )
     header = lines[start].split()
     if len(header) < 3 or header[0] != "Conc." or header[1] != "%SD":
-        raise MRSFormatError(path, f"$$CONC header (line {start + 1})", "'Conc. %SD [/ref] Metabolite'", lines[start].strip())
+        raise MRSFormatError(
+            path,
+            f"$$CONC header (line {start + 1})",
+            "'Conc. %SD [/ref] Metabolite'",
+            lines[start].strip(),
+        )
     has_ratio = len(header) >= 4
     ratio_to = header[2].lstrip("/") if has_ratio else None
     out: dict[str, Concentration] = {}
@@ -823,8 +886,10 @@ def _parse_conc(lines: Sequence[str], start: int, count: int, path: Path) -> tup
         want = 4 if has_ratio else 3
         if len(tokens) != want or not tokens[1].endswith("%"):
             raise MRSFormatError(
-                path, f"$$CONC (line {j + 1})",
-                "'conc %SD% ratio name'" if has_ratio else "'conc %SD% name'", line.strip(),
+                path,
+                f"$$CONC (line {j + 1})",
+                "'conc %SD% ratio name'" if has_ratio else "'conc %SD% name'",
+                line.strip(),
             )
         field_name = f"$$CONC (line {j + 1})"
         conc = _number(tokens[0], path, field_name)
@@ -926,17 +991,23 @@ def read_csv(path: PathLike) -> LCModelCSV:
     p, lines = _read_text(path)
     lines = [ln for ln in lines if ln.strip()]
     if len(lines) < 2:
-        raise MRSFormatError(p, "rows", "a header row and at least one voxel row", f"{len(lines)} lines")
+        raise MRSFormatError(
+            p, "rows", "a header row and at least one voxel row", f"{len(lines)} lines"
+        )
     cols = [c.strip() for c in lines[0].split(",")]
     if cols[:2] != ["Row", "Col"] or (len(cols) - 2) % 3 or len(cols) < 5:
-        raise MRSFormatError(p, "header", "'Row, Col' then (name, name %SD, name/ref) triples", lines[0][:60])
+        raise MRSFormatError(
+            p, "header", "'Row, Col' then (name, name %SD, name/ref) triples", lines[0][:60]
+        )
     names: list[str] = []
     ratio_to: str | None = None
     for j in range(2, len(cols), 3):
         base, sd_col, ratio_col = cols[j : j + 3]
         if sd_col != f"{base} %SD" or not ratio_col.startswith(f"{base}/"):
             raise MRSFormatError(
-                p, f"header column {j + 1}", f"'{base}', '{base} %SD', '{base}/<ref>'",
+                p,
+                f"header column {j + 1}",
+                f"'{base}', '{base} %SD', '{base}/<ref>'",
                 ", ".join(cols[j : j + 3]),
             )
         ref = ratio_col[len(base) + 1 :]
@@ -951,13 +1022,16 @@ def read_csv(path: PathLike) -> LCModelCSV:
     for lineno, line in enumerate(lines[1:], start=2):
         cells = [c.strip() for c in line.split(",")]
         if len(cells) != len(cols):
-            raise MRSFormatError(p, f"row (line {lineno})", f"{len(cols)} columns", f"{len(cells)} columns")
+            raise MRSFormatError(
+                p, f"row (line {lineno})", f"{len(cols)} columns", f"{len(cells)} columns"
+            )
         where = f"row (line {lineno})"
         vals = [_number(c, p, where) for c in cells]
         if vals[0] != int(vals[0]) or vals[1] != int(vals[1]):
             raise MRSFormatError(p, where, "integer Row and Col", cells[:2])
         conc = {
-            name: (vals[2 + 3 * k], vals[3 + 3 * k], vals[4 + 3 * k]) for k, name in enumerate(names)
+            name: (vals[2 + 3 * k], vals[3 + 3 * k], vals[4 + 3 * k])
+            for k, name in enumerate(names)
         }
         rows.append(LCModelCSVRow(int(vals[0]), int(vals[1]), conc))
     return LCModelCSV(p, ratio_to, tuple(rows))
@@ -1021,7 +1095,9 @@ def read_coord(path: PathLike) -> LCModelCoord:
             parsed = [_parse_float(t) for t in lines[j].split()]
             if not parsed or any(v is None for v in parsed):
                 raise MRSFormatError(
-                    p, label, f"NY={ny} finite values",
+                    p,
+                    label,
+                    f"NY={ny} finite values",
                     f"{len(values)} values, then line {j + 1}: {lines[j].strip()[:40]!r}",
                 )
             values.extend(v for v in parsed if v is not None)
@@ -1044,7 +1120,9 @@ def read_coord(path: PathLike) -> LCModelCoord:
         section = next((k for k, rx in _COORD_SECTIONS.items() if rx.match(line)), None)
         if section is not None:
             if ny is None:
-                raise MRSFormatError(p, f"line {i + 1}", "the NY ppm axis before the curves", line.strip())
+                raise MRSFormatError(
+                    p, f"line {i + 1}", "the NY ppm axis before the curves", line.strip()
+                )
             if section in curves:
                 raise MRSFormatError(p, f"line {i + 1}", f"one '{section}' block", "a second one")
             curves[section], i = take(i + 1, section)
@@ -1060,15 +1138,24 @@ def read_coord(path: PathLike) -> LCModelCoord:
         i += 1
     for key in ("ppm", "data", "fit"):
         if key not in curves:
-            label = {"ppm": "NY points on ppm-axis", "data": "NY phased data points",
-                     "fit": "NY points of the fit"}[key]
+            label = {
+                "ppm": "NY points on ppm-axis",
+                "data": "NY phased data points",
+                "fit": "NY points of the fit",
+            }[key]
             raise MRSFormatError(p, label, "present", "missing")
     d = np.diff(curves["ppm"])
     if not (np.all(d < 0) or np.all(d > 0)):
         raise MRSFormatError(p, "ppm axis", "strictly monotonic values", "a non-monotonic axis")
     return LCModelCoord(
-        p, curves["ppm"], curves["data"], curves["fit"], curves.get("background"),
-        mets, met_conc, table,
+        p,
+        curves["ppm"],
+        curves["data"],
+        curves["fit"],
+        curves.get("background"),
+        mets,
+        met_conc,
+        table,
     )
 
 

@@ -134,10 +134,14 @@ def save(
         tags = ["DIM_EDIT", *BATCH_TAGS[: len(batch)]]
         user = {"kind": "edited", "metadata": obj.off.metadata}
         return _write(
-            path, fid, tags, obj.off,
+            path,
+            fid,
+            tags,
+            obj.off,
             dim_headers={0: {"EditCondition": ["OFF", "ON"]}},
             dim_infos={0: "MEGA-PRESS sub-spectra: edit OFF, edit ON"},
-            user=user, edit_pulse=edit_pulse,
+            user=user,
+            edit_pulse=edit_pulse,
         )
     if isinstance(obj, Spectrum):
         batch = obj.batch_shape
@@ -145,7 +149,9 @@ def save(
             raise MRSDataError(f"save: a Spectrum may have at most 3 batch dims, got {batch}")
         fid = np.moveaxis(obj.fid, -1, 0)
         user = {"kind": "spectrum", "edit": obj.edit, "metadata": obj.metadata}
-        return _write(path, fid, list(BATCH_TAGS[: len(batch)]), obj, user=user, edit_pulse=edit_pulse)
+        return _write(
+            path, fid, list(BATCH_TAGS[: len(batch)]), obj, user=user, edit_pulse=edit_pulse
+        )
     raise MRSDataError(f"save: expected a Spectrum or EditedSpectra, got {type(obj).__name__}")
 
 
@@ -160,9 +166,17 @@ def save_basis(basis: Basis, path: PathLike) -> Path:
         "metadata": basis.on.metadata,
     }
     return _write(
-        path, fid, ["DIM_USER_0", "DIM_EDIT"], basis.off,
+        path,
+        fid,
+        ["DIM_USER_0", "DIM_EDIT"],
+        basis.off,
         dim_headers={
-            0: {_METABOLITE_KEY: {"Value": list(basis.metabolites), "Description": "basis metabolite names"}},
+            0: {
+                _METABOLITE_KEY: {
+                    "Value": list(basis.metabolites),
+                    "Description": "basis metabolite names",
+                }
+            },
             1: {"EditCondition": ["OFF", "ON"]},
         },
         dim_infos={0: "metabolites", 1: "MEGA-PRESS sub-spectra: edit OFF, edit ON"},
@@ -192,7 +206,9 @@ class _Parsed:
         except MRSError:
             raise
         except Exception as exc:  # nibabel, fslpy and nifti_mrs raise many types
-            raise MRSFormatError(path, "file", "a valid NIfTI-MRS file", f"{type(exc).__name__}: {exc}") from None
+            raise MRSFormatError(
+                path, "file", "a valid NIfTI-MRS file", f"{type(exc).__name__}: {exc}"
+            ) from None
         self.path = path
         if not np.iscomplexobj(data):
             raise MRSFormatError(path, "data", "complex samples", str(data.dtype))
@@ -239,7 +255,9 @@ class _Parsed:
         field_name = f"dim_{axis + 5}_header EditCondition"
         size = self.fid.shape[axis]
         if size != 2:
-            raise MRSFormatError(self.path, f"dim_{axis + 5} (DIM_EDIT)", "2 entries (OFF, ON)", size)
+            raise MRSFormatError(
+                self.path, f"dim_{axis + 5} (DIM_EDIT)", "2 entries (OFF, ON)", size
+            )
         labels = self.dim_header(axis).get("EditCondition")
         if not isinstance(labels, list) or len(labels) != 2:
             raise MRSFormatError(self.path, field_name, "a list naming OFF and ON", labels)
@@ -293,15 +311,24 @@ def load_basis(path: PathLike) -> Basis:
     )
     if met_axis is None or len(parsed.tags) != 2:
         raise MRSFormatError(
-            parsed.path, "dim headers",
-            f"two higher dims: metabolites (header '{_METABOLITE_KEY}') and DIM_EDIT", parsed.tags,
+            parsed.path,
+            "dim headers",
+            f"two higher dims: metabolites (header '{_METABOLITE_KEY}') and DIM_EDIT",
+            parsed.tags,
         )
     names = parsed.dim_header(met_axis)[_METABOLITE_KEY]
     names = names.get("Value") if isinstance(names, Mapping) else names
     n_met = parsed.fid.shape[met_axis]
-    if not isinstance(names, list) or len(names) != n_met or not all(isinstance(n, str) for n in names):
+    if (
+        not isinstance(names, list)
+        or len(names) != n_met
+        or not all(isinstance(n, str) for n in names)
+    ):
         raise MRSFormatError(
-            parsed.path, f"dim_{met_axis + 5}_header {_METABOLITE_KEY}", f"{n_met} metabolite names", names
+            parsed.path,
+            f"dim_{met_axis + 5}_header {_METABOLITE_KEY}",
+            f"{n_met} metabolite names",
+            names,
         )
     edit_axis = parsed.tags.index("DIM_EDIT")
     i_off, i_on = parsed.edit_order(edit_axis)
