@@ -1,0 +1,790 @@
+"""Batched synthesis of MEGA-PRESS training spectra from a basis (chapter 2).
+
+Pipeline (everything is linear until the normalisation, so it is done on
+batches of FIDs with elementwise products and two FFTs per transform):
+
+1. concentrations (:class:`ConcentrationPrior`: Sobol points in [0, 1)^5 as in
+   the paper, uniform, phantom-like or in-vivo-like);
+2. per-metabolite augmentations, then mixing ``fid = sum_m c_m basis_m``
+   (a complex matrix product);
+3. additive signals (macromolecules, water), then time-domain factors common
+   to the whole acquisition (linewidth, shift, phase, eddy currents);
+4. exact resampling to the network grid (:class:`GridTransform`);
+5. grid-domain augmentations (first-order phase, baseline);
+6. noise (time-domain complex Gaussian, transformed the same way);
+7. the paper's normalisation (:func:`normalise_rows`).
+
+**Network grid and resampling.** The network sees ``n_points = 2048`` values on
+``linspace(1.0, 4.5, 2048)`` ppm. method.md describes the paper's way: zero-fill
+or truncate the FID so that exactly 2048 FFT bins fall in the window. Bins of an
+FFT can only coincide with a fixed ppm grid if ``bw / N`` equals the grid
+spacing, which for 2000 Hz at 127.7 MHz needs N = 9157.6 points: no FFT length
+is exact, and the nearest fast length (9216) moves the window by up to half a
+bin per acquisition bandwidth. We evaluate instead the discrete-time Fourier
+transform ``X(f_k) = sum_n x_n exp(-2 pi i f_k n dwell)`` *at* the grid
+frequencies - the limit of infinite zero-filling, exact for every bandwidth and
+number of points - with Bluestein's chirp-z algorithm: a pre-chirp, one FFT and
+one inverse FFT of length ``next_fast_len(T + M - 1)`` (4096 for T = M = 2048),
+a post-chirp. That costs the same as one zero-filled FFT of length ~9216, so the
+exact method is also the faster one. It equals :meth:`Spectrum.to_grid
+<mrs_lib.spectrum.Spectrum.to_grid>` (scipy's ZoomFFT) to float32 precision.
+
+**Noise on the grid.** Complex white noise ``w`` is circularly symmetric, so
+``w * pre-chirp`` has the distribution of ``w``: the noise transform skips the
+pre-chirp. The grid noise is the DTFT of white noise, correlated between
+neighbouring grid points exactly as in a real acquisition; the SD of its real
+part is ``sigma sqrt(T)`` at every point.
+
+**Normalisation** (method.md): every acquisition (row) is divided by the
+maximum of ``|edit_off|`` (complex modulus) of the *noisy* spectrum over the
+window; the clean copy is divided by the same number, so ``x - clean`` is the
+noise in network units. Targets are concentrations divided by their sum
+(training); :func:`max_normalise` gives the metric's max normalisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import scipy.fft as sfft
+
+from ..errors import MRSDataError
+from ..sim.basis import Basis
+from ..spectrum import EditedSpectra
+from ..types import METABOLITES, NETWORK_POINTS, NETWORK_PPM_RANGE
+from .augment import (
+    PEAK_PPM_RANGE,
+    STAGES,
+    Augmentation,
+    Baseline,
+    EddyCurrent,
+    FirstOrderPhase,
+    FrequencyShift,
+    Linewidth,
+    Macromolecules,
+    MetaboliteLinewidth,
+    MetaboliteShift,
+    Noise,
+    ResidualWater,
+    SynthState,
+    ZeroOrderPhase,
+    from_dict,
+)
+
+Channel = str  # "off|on|diff" + ":" + "real|imag", e.g. "off:real"
+DEFAULT_CHANNELS: tuple[Channel, ...] = ("off:real", "on:real")
+_ACQ = ("off", "on", "diff")
+_PART = ("real", "imag")
+PriorKind = Literal["sobol", "uniform", "phantom", "invivo"]
+
+#: Spectra per block: each block has its own child generator, so results do not
+#: depend on the number of worker threads.
+BLOCK_SIZE = 128
+
+
+# ============================================================================ grid transform
+class GridTransform:
+    """Exact DTFT of FIDs ``[..., T]`` at ``M`` equally spaced ppm points (Bluestein chirp-z).
+
+    ``X_k = sum_n x_n exp(-2 pi i f_k n dwell)`` with
+    ``f_k = (ppm_k - ppm_reference) * larmor_mhz`` and
+    ``ppm_k = linspace(lo, hi, M)``. Using ``k n = (k^2 + n^2 - (k - n)^2) / 2``
+    the sum becomes a convolution with the chirp ``exp(i pi d^2 theta)``,
+    ``theta = df * dwell``, done with FFTs of length ``L >= T + M - 1``.
+    Computed in complex64 (relative error ~1e-6); constants in float64.
+    """
+
+    def __init__(
+        self,
+        n_time: int,
+        dwell_s: float,
+        larmor_mhz: float,
+        ppm_reference: float,
+        ppm_range: tuple[float, float] = NETWORK_PPM_RANGE,
+        n_points: int = NETWORK_POINTS,
+    ) -> None:
+        lo, hi = float(ppm_range[0]), float(ppm_range[1])
+        if not (lo < hi) or int(n_points) < 2:
+            raise MRSDataError(f"argument 'ppm_range'/'n_points': expected lo < hi and >= 2 points, got {ppm_range}, {n_points}")
+        self.n_time, self.n_points = int(n_time), int(n_points)
+        self.dwell_s, self.larmor_mhz, self.ppm_reference = float(dwell_s), float(larmor_mhz), float(ppm_reference)
+        self.ppm = np.linspace(lo, hi, self.n_points)
+        self.hz = (self.ppm - self.ppm_reference) * self.larmor_mhz
+        half_bw = 0.5 / self.dwell_s
+        if self.hz[0] < -half_bw - 1e-9 or self.hz[-1] > half_bw + 1e-9:
+            raise MRSDataError(
+                f"argument 'ppm_range': {lo}-{hi} ppm lies outside the acquired band "
+                f"{self.ppm_reference - half_bw / self.larmor_mhz:.3f}-"
+                f"{self.ppm_reference + half_bw / self.larmor_mhz:.3f} ppm"
+            )
+        T, M = self.n_time, self.n_points
+        f0, df = self.hz[0], (self.hz[-1] - self.hz[0]) / (M - 1)
+        theta = df * self.dwell_s
+        n = np.arange(T, dtype=np.float64)
+        k = np.arange(M, dtype=np.float64)
+
+        def chirp(x: np.ndarray, sign: float) -> np.ndarray:
+            # exp(sign * i pi x^2 theta), with the phase reduced mod 2 for accuracy
+            return np.exp(sign * 1j * np.pi * np.mod(x * x * theta, 2.0))
+
+        self.L = sfft.next_fast_len(T + M - 1)
+        self.pre = (np.exp(-2j * np.pi * np.mod(f0 * self.dwell_s * n, 1.0)) * chirp(n, -1)).astype(np.complex64)
+        h = np.zeros(self.L, dtype=np.complex128)
+        h[:M] = chirp(k, +1)
+        h[self.L - (T - 1) :] = chirp(np.arange(-(T - 1), 0, dtype=np.float64), +1)
+        self.kernel = sfft.fft(h).astype(np.complex64)
+        self.post = chirp(k, -1).astype(np.complex64)
+
+    def prechirped(self, x: np.ndarray) -> np.ndarray:
+        """Transform ``x`` already multiplied by :attr:`pre` (complex64 ``[..., T]`` -> ``[..., M]``)."""
+        buf = np.zeros((*x.shape[:-1], self.L), dtype=np.complex64)
+        buf[..., : self.n_time] = x
+        y = sfft.fft(buf, axis=-1, workers=1, overwrite_x=True)
+        y *= self.kernel
+        z = sfft.ifft(y, axis=-1, workers=1, overwrite_x=True)
+        return np.multiply(z[..., : self.n_points], self.post)
+
+    def white(self, w: np.ndarray) -> np.ndarray:
+        """Transform circular white noise (distributionally identical to ``self(w)``)."""
+        return self.prechirped(w)
+
+    def __call__(self, fid: np.ndarray) -> np.ndarray:
+        """The DTFT of ``fid`` ``[..., T]`` on the grid, complex64 ``[..., M]``."""
+        x = np.asarray(fid)
+        if x.shape[-1] != self.n_time:
+            raise MRSDataError(f"argument 'fid': expected {self.n_time} time points, got {x.shape[-1]}")
+        return self.prechirped((x * self.pre).astype(np.complex64, copy=False))
+
+
+@functools.lru_cache(maxsize=32)
+def grid_transform(
+    n_time: int,
+    dwell_s: float,
+    larmor_mhz: float,
+    ppm_reference: float,
+    ppm_range: tuple[float, float] = NETWORK_PPM_RANGE,
+    n_points: int = NETWORK_POINTS,
+) -> GridTransform:
+    """Cached :class:`GridTransform` for one acquisition grid."""
+    return GridTransform(n_time, dwell_s, larmor_mhz, ppm_reference, tuple(ppm_range), n_points)
+
+
+# ============================================================================ network input
+def _check_channels(channels: Sequence[str]) -> tuple[str, ...]:
+    out = tuple(channels)
+    if not out:
+        raise MRSDataError("argument 'channels': expected at least one channel such as 'off:real'")
+    for ch in out:
+        acq, _, part = ch.partition(":")
+        if acq not in _ACQ or part not in _PART:
+            raise MRSDataError(
+                f"channel {ch!r}: expected '<off|on|diff>:<real|imag>', e.g. 'off:real'"
+            )
+    return out
+
+
+def grid_rows(spec: np.ndarray, channels: Sequence[str], scale: np.ndarray | None = None) -> np.ndarray:
+    """Rows ``[..., rows, M]`` (float32) from complex grid spectra ``spec[..., 2, M]`` (OFF, ON).
+
+    If ``scale`` ``[...]`` is given every row is divided by it.
+    """
+    chans = _check_channels(channels)
+    out = np.empty((*spec.shape[:-2], len(chans), spec.shape[-1]), dtype=np.float32)
+    for i, ch in enumerate(chans):
+        acq, _, part = ch.partition(":")
+        s = spec[..., 0, :] if acq == "off" else spec[..., 1, :] if acq == "on" else spec[..., 1, :] - spec[..., 0, :]
+        out[..., i, :] = s.real if part == "real" else s.imag
+    if scale is not None:
+        safe = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        out /= safe[..., np.newaxis, np.newaxis]
+    return out
+
+
+def normalise_rows(spec: np.ndarray, channels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's normalisation: rows divided by ``max |edit_off|`` over the window.
+
+    ``spec`` is ``[..., 2, M]`` (OFF, ON). Returns ``(rows, scale)`` with
+    ``scale[...] = max_k |spec[..., 0, k]|``.
+    """
+    scale = np.abs(spec[..., 0, :]).max(axis=-1)
+    return grid_rows(spec, channels, scale), scale
+
+
+def network_input(
+    spectra: EditedSpectra,
+    channels: Sequence[str] = DEFAULT_CHANNELS,
+    *,
+    ppm_range: tuple[float, float] = NETWORK_PPM_RANGE,
+    n_points: int = NETWORK_POINTS,
+) -> np.ndarray:
+    """Network input ``float32 [*batch, rows, n_points]`` from (real or synthetic) spectra.
+
+    Each sub-spectrum is evaluated exactly on ``linspace(*ppm_range, n_points)``
+    (DTFT by chirp-z, see the module docstring), the requested channels
+    (``"off|on|diff" x "real|imag"``) are stacked, and every row is divided by
+    the maximum of ``|edit_off|`` in the window (the paper's normalisation).
+    Works on a single acquisition read from a file or on a batch; chapter 2.
+    """
+    off, on = spectra.off, spectra.on
+    gt = grid_transform(off.n_points, off.dwell_s, off.larmor_mhz, off.ppm_reference, tuple(ppm_range), int(n_points))
+    spec = np.stack([gt(off.fid), gt(on.fid)], axis=-2)
+    rows, _ = normalise_rows(spec, channels)
+    return rows
+
+
+def max_normalise(values: np.ndarray) -> np.ndarray:
+    """Divide each vector (last axis) by its own maximum: the paper's metric space."""
+    v = np.asarray(values, dtype=float)
+    m = v.max(axis=-1, keepdims=True)
+    return v / np.where(m > 0, m, 1.0)
+
+
+def sum_normalise(values: np.ndarray) -> np.ndarray:
+    """Divide each vector (last axis) by its sum: the training targets."""
+    v = np.asarray(values, dtype=float)
+    s = v.sum(axis=-1, keepdims=True)
+    return v / np.where(s > 0, s, 1.0)
+
+
+# ============================================================================ concentrations
+#: Phantom-like ranges (mM), after the Swansea design (NAA 15, Cr 8, GABA 0-13.7,
+#: Glu 12, Gln 3; shared data reference/swansea_phantom_design_mM.csv).
+PHANTOM_MM: dict[str, tuple[float, float]] = {
+    "Cr": (6.0, 10.0), "GABA": (0.0, 14.0), "Gln": (0.0, 4.0), "Glu": (0.0, 13.0), "NAA": (12.0, 18.0),
+}
+#: In-vivo-like ranges (mM) for adult brain (Govindaraju et al., NMR Biomed 2000;
+#: de Graaf, In Vivo NMR Spectroscopy): tCr 6-10, GABA 1-2 (wide: 0.5-2.5), ...
+INVIVO_MM: dict[str, tuple[float, float]] = {
+    "Cr": (6.0, 10.0), "GABA": (0.5, 2.5), "Gln": (2.0, 6.0), "Glu": (6.0, 13.0), "NAA": (7.5, 17.0),
+}
+
+
+@dataclass(frozen=True)
+class ConcentrationPrior:
+    """How concentrations are drawn.
+
+    ``"sobol"``: scrambled Sobol points in [0, 1)^d (the paper; no priors or
+    ratios); ``"uniform"``: i.i.d. uniform [0, 1); ``"phantom"`` / ``"invivo"``:
+    uniform within :data:`PHANTOM_MM` / :data:`INVIVO_MM` (mM; metabolites not
+    listed get [0, 1)).
+    """
+
+    kind: PriorKind = "sobol"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sobol", "uniform", "phantom", "invivo"):
+            raise MRSDataError(f"field 'kind': expected sobol, uniform, phantom or invivo, got {self.kind!r}")
+
+    def sample(self, rng: np.random.Generator, n: int, metabolites: Sequence[str] = METABOLITES) -> np.ndarray:
+        d = len(metabolites)
+        if self.kind == "sobol":
+            return sobol_points(rng, n, d)
+        if self.kind == "uniform":
+            return rng.random((n, d))
+        table = PHANTOM_MM if self.kind == "phantom" else INVIVO_MM
+        lo = np.array([table.get(m, (0.0, 1.0))[0] for m in metabolites])
+        hi = np.array([table.get(m, (0.0, 1.0))[1] for m in metabolites])
+        return lo + (hi - lo) * rng.random((n, d))
+
+
+def sobol_points(rng: np.random.Generator | int, n: int, d: int, *, skip: int = 0) -> np.ndarray:
+    """``n`` scrambled Sobol points in [0, 1)^d after skipping ``skip`` (scrambling seeded by ``rng``)."""
+    from scipy.stats import qmc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # balance warning for n not a power of 2
+        sob = qmc.Sobol(d, scramble=True, rng=rng)
+        if skip:
+            sob.fast_forward(skip)
+        return sob.random(n)
+
+
+# ============================================================================ config
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that defines a synthetic data set except the basis, ``n`` and the seed.
+
+    Parameters
+    ----------
+    name
+        Label (a preset name or your own).
+    prior
+        Concentration prior.
+    base_lw_hz
+        Lorentzian linewidth every basis line gets before augmentation (the
+        paper: 2 Hz, applied to its unbroadened basis). A basis that already
+        carries ``lw_hz`` gets only the difference.
+    augmentations
+        Augmentation objects (:mod:`mrs_lib.synth.augment`), run by stage.
+    grids
+        Acquisition grids ``(bw_hz, n_points)`` drawn uniformly per spectrum,
+        the basis resampled to each; ``None`` = the basis's own grid.
+    channels, ppm_range, n_points
+        Network input rows and grid.
+    keep_clean
+        Also produce the noiseless copy (needed by the YAE; costs two of the
+        four transforms per spectrum).
+    """
+
+    name: str = "paper"
+    prior: ConcentrationPrior = field(default_factory=ConcentrationPrior)
+    base_lw_hz: float = 2.0
+    augmentations: tuple[Augmentation, ...] = (Linewidth(), Noise())
+    grids: tuple[tuple[float, int], ...] | None = None
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    ppm_range: tuple[float, float] = NETWORK_PPM_RANGE
+    n_points: int = NETWORK_POINTS
+    keep_clean: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", _check_channels(self.channels))
+        object.__setattr__(self, "augmentations", tuple(self.augmentations))
+        for a in self.augmentations:
+            if not isinstance(a, Augmentation):
+                raise MRSDataError(f"field 'augmentations': expected Augmentation objects, got {a!r}")
+        if sum(isinstance(a, Noise) for a in self.augmentations) > 1:
+            raise MRSDataError("field 'augmentations': at most one Noise")
+        if self.grids is not None:
+            grids = tuple((float(bw), int(n)) for bw, n in self.grids)
+            if not grids:
+                raise MRSDataError("field 'grids': expected at least one (bw_hz, n_points) or None")
+            object.__setattr__(self, "grids", grids)
+        object.__setattr__(self, "ppm_range", (float(self.ppm_range[0]), float(self.ppm_range[1])))
+
+    @property
+    def noise(self) -> Noise | None:
+        return next((a for a in self.augmentations if isinstance(a, Noise)), None)
+
+    def replace(self, **changes: Any) -> SynthConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (provenance sidecars, CLI)."""
+        return {
+            "name": self.name,
+            "prior": self.prior.kind,
+            "base_lw_hz": self.base_lw_hz,
+            "augmentations": [a.to_dict() for a in self.augmentations],
+            "grids": None if self.grids is None else [list(g) for g in self.grids],
+            "channels": list(self.channels),
+            "ppm_range": list(self.ppm_range),
+            "n_points": self.n_points,
+            "keep_clean": self.keep_clean,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SynthConfig:
+        return cls(
+            name=str(d["name"]),
+            prior=ConcentrationPrior(d.get("prior", "sobol")),
+            base_lw_hz=float(d.get("base_lw_hz", 2.0)),
+            augmentations=tuple(from_dict(a) for a in d.get("augmentations", [])),
+            grids=None if d.get("grids") is None else tuple(tuple(g) for g in d["grids"]),
+            channels=tuple(d.get("channels", DEFAULT_CHANNELS)),
+            ppm_range=tuple(d.get("ppm_range", NETWORK_PPM_RANGE)),
+            n_points=int(d.get("n_points", NETWORK_POINTS)),
+            keep_clean=bool(d.get("keep_clean", True)),
+        )
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> SynthConfig:
+        """A named preset (:data:`PRESETS`), optionally with fields replaced."""
+        if name not in PRESETS:
+            raise MRSDataError(f"synthesis preset {name!r}: expected one of {sorted(PRESETS)}")
+        return PRESETS[name]().replace(**changes) if changes else PRESETS[name]()
+
+
+def _paper() -> SynthConfig:
+    """The paper: Sobol concentrations, 2 Hz basis line + Lorentzian U(0, 8) Hz, relative noise U(0, 0.03)."""
+    return SynthConfig(name="paper", augmentations=(Linewidth((0.0, 8.0)), Noise("relative", (0.0, 0.03))))
+
+
+def _paper_no_lw() -> SynthConfig:
+    """The paper before linewidth augmentation: 2 Hz basis line only, relative noise."""
+    return SynthConfig(name="paper-no-lw", augmentations=(Noise("relative", (0.0, 0.03)),))
+
+
+def _full() -> SynthConfig:
+    """Every augmentation of :mod:`mrs_lib.synth.augment` with its documented ranges."""
+    return SynthConfig(
+        name="full",
+        augmentations=(
+            MetaboliteLinewidth((0.0, 2.0)),
+            MetaboliteShift((-1.0, 1.0)),
+            Macromolecules(),
+            ResidualWater(),
+            Linewidth((0.0, 8.0), (0.0, 6.0)),
+            FrequencyShift((-20.0, 20.0)),
+            ZeroOrderPhase((-90.0, 90.0)),
+            EddyCurrent(),
+            FirstOrderPhase(),
+            Baseline(),
+            Noise("relative", (0.0, 0.03)),
+        ),
+        grids=((1250.0, 1024), (2000.0, 1024), (2000.0, 2048), (4000.0, 2048), (4000.0, 4096)),
+    )
+
+
+PRESETS = {"paper": _paper, "paper-no-lw": _paper_no_lw, "full": _full}
+
+
+def as_config(config: SynthConfig | str) -> SynthConfig:
+    return SynthConfig.preset(config) if isinstance(config, str) else config
+
+
+# ============================================================================ per-grid plan
+def resample_fid(fid: np.ndarray, dwell_s: float, new_dwell_s: float, new_n: int) -> np.ndarray:
+    """Band-limited (trigonometric) interpolation of FIDs to ``new_n`` samples at ``new_dwell_s``.
+
+    ``fid(t) = (1/N) sum_j S_j exp(2 pi i f_j t)`` with ``S = fft(fid)`` on the
+    original bins: exact at the original sample times, band-limited in between;
+    lines outside the new band alias as they would in an acquisition. The new
+    acquisition must not last longer than the original one.
+    """
+    fid = np.asarray(fid)
+    n_old = fid.shape[-1]
+    if new_n * new_dwell_s > n_old * dwell_s * (1 + 1e-9):
+        raise MRSDataError(
+            f"acquisition grid {new_n} points x {new_dwell_s:.3g} s lasts longer than the basis "
+            f"({n_old} x {dwell_s:.3g} s): simulate a longer basis"
+        )
+    if np.isclose(new_dwell_s, dwell_s, rtol=1e-12):
+        return fid[..., :new_n].copy()
+    spec = np.fft.fft(fid, axis=-1)
+    f = np.fft.fftfreq(n_old, d=dwell_s)
+    t = np.arange(new_n) * new_dwell_s
+    out = np.empty((*fid.shape[:-1], new_n), dtype=np.complex128)
+    for s in range(0, new_n, 512):
+        e = np.exp(2j * np.pi * np.outer(f, t[s : s + 512]))
+        out[..., s : s + 512] = spec @ e / n_old
+    return out
+
+
+class GridPlan:
+    """Precomputed state for one basis on one acquisition grid.
+
+    Holds the basis resampled to the grid and broadened to ``base_lw_hz``,
+    multiplied by the chirp-z pre-chirp (``basis_pre [2, n_met, T]``, OFF then
+    ON), the :class:`GridTransform`, and constants the augmentations need.
+    """
+
+    def __init__(
+        self,
+        basis: Basis,
+        grid: tuple[float, int] | None = None,
+        *,
+        base_lw_hz: float = 2.0,
+        ppm_range: tuple[float, float] = NETWORK_PPM_RANGE,
+        n_points: int = NETWORK_POINTS,
+    ) -> None:
+        fids = np.stack([basis.off.fid, basis.on.fid])
+        dwell = basis.dwell_s
+        if grid is not None:
+            bw, n = float(grid[0]), int(grid[1])
+            fids = resample_fid(fids, dwell, 1.0 / bw, n)
+            dwell = 1.0 / bw
+        self.metabolites = basis.metabolites
+        self.n_metabolites = len(basis.metabolites)
+        self.n_time = int(fids.shape[-1])
+        self.dwell_s = float(dwell)
+        self.bw_hz = 1.0 / self.dwell_s
+        self.larmor_mhz = basis.larmor_mhz
+        self.ppm_reference = basis.on.ppm_reference
+        self.t = np.arange(self.n_time) * self.dwell_s
+        self.t32 = self.t.astype(np.float32)
+        extra = float(base_lw_hz) - basis.lw_hz
+        if extra:
+            fids = fids * np.exp(-np.pi * extra * self.t)
+        self.fids = fids  # plain convention, float64 complex, [2, n_met, T]
+        self.gt = grid_transform(self.n_time, self.dwell_s, self.larmor_mhz, self.ppm_reference, tuple(ppm_range), int(n_points))
+        self.pre = self.gt.pre
+        pre_met = np.ascontiguousarray((fids * self.pre).transpose(1, 0, 2)).astype(np.complex64)
+        self.basis_pre_met = pre_met  # [n_met, 2, T]
+        # the same as a real matrix [n_met, 2 * T * 2] (re/im interleaved) for one sgemm
+        self.basis_pre_real = pre_met.view(np.float32).reshape(self.n_metabolites, -1)
+        self.grid_ppm = self.gt.ppm
+        self.n_points = self.gt.n_points
+        lo, hi = np.searchsorted(self.grid_ppm, PEAK_PPM_RANGE)
+        self.peak_index = (int(lo), int(max(hi, lo + 1)))
+        self.gaba_area = self._gaba_area()
+
+    def _gaba_area(self) -> float:
+        """Area of the GABA DIFF multiplet (2.85-3.2 ppm) at unit concentration, FFT-sum units."""
+        spec = np.fft.fftshift(np.fft.fft(self.fids, axis=-1), axes=-1)
+        ppm = self.ppm_reference + np.fft.fftshift(np.fft.fftfreq(self.n_time, self.dwell_s)) / self.larmor_mhz
+        if "GABA" in self.metabolites:
+            i = self.metabolites.index("GABA")
+            mask = (ppm >= 2.85) & (ppm <= 3.2)
+            area = float(np.abs((spec[1, i] - spec[0, i]).real[mask].sum()))
+            if area > 0:
+                return area
+        return float(np.abs(self.fids[0, :, 0]).mean() * self.n_time)
+
+
+# ============================================================================ batch
+@dataclass(frozen=True, eq=False)
+class SynthBatch:
+    """A batch of synthetic spectra.
+
+    ``x`` float32 ``[n, rows, M]`` noisy network input; ``clean`` the same
+    without noise (same normalisation; ``None`` if ``keep_clean=False``);
+    ``concentrations`` ``[n, n_met]`` true values (order ``metabolites``);
+    ``targets`` float32 concentrations / sum; ``snr`` ``[n]`` (defined in
+    :class:`~mrs_lib.synth.augment.Noise`); ``scale`` ``[n]`` the normalisation
+    divisor (grid spectrum units); ``params`` the drawn augmentation parameters
+    (arrays with first axis ``n``); ``ppm`` the grid.
+    """
+
+    x: np.ndarray
+    clean: np.ndarray | None
+    concentrations: np.ndarray
+    targets: np.ndarray
+    snr: np.ndarray
+    scale: np.ndarray
+    params: dict[str, np.ndarray]
+    metabolites: tuple[str, ...]
+    channels: tuple[str, ...]
+    ppm: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+class Synthesizer:
+    """A basis and a config with everything precomputed; :meth:`generate` makes batches."""
+
+    def __init__(self, basis: Basis, config: SynthConfig | str = "paper") -> None:
+        cfg = as_config(config)
+        n_met = len(basis.metabolites)
+        augs = []
+        for a in cfg.augmentations:
+            if isinstance(a, MetaboliteLinewidth | MetaboliteShift) and a.n_metabolites != n_met:
+                a = dataclasses.replace(a, n_metabolites=n_met)
+            augs.append(a)
+        self.config = cfg
+        self.basis = basis
+        self.stages = {s: [a for a in augs if a.stage == s] for s in STAGES}
+        grids = cfg.grids if cfg.grids is not None else (None,)
+        self.grids = grids
+        self.plans = [
+            GridPlan(basis, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points)
+            for g in grids
+        ]
+
+    # ------------------------------------------------------------------ one block
+    def run_state(self, state: SynthState, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Run every stage on ``state``; return the drawn parameters."""
+        params: dict[str, np.ndarray] = {}
+        for aug in self.stages["component"]:
+            params.update(aug(state, rng))
+        state.mix()
+        for stage in ("signal", "time"):
+            for aug in self.stages[stage]:
+                params.update(aug(state, rng))
+        state.transform()
+        for aug in self.stages["grid"]:
+            params.update(aug(state, rng))
+        for aug in self.stages["noise"]:
+            params.update(aug(state, rng))
+        return params
+
+    def _block(self, conc: np.ndarray, grid_idx: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+        n = conc.shape[0]
+        cfg = self.config
+        rows = len(cfg.channels)
+        x = np.empty((n, rows, cfg.n_points), dtype=np.float32)
+        clean = np.empty_like(x) if cfg.keep_clean else None
+        snr = np.empty(n)
+        scale = np.empty(n)
+        sig = np.zeros((n, 2))
+        params: dict[str, np.ndarray] = {}
+        for g in np.unique(grid_idx):
+            sel = np.flatnonzero(grid_idx == g)
+            plan = self.plans[int(g)]
+            state = SynthState(plan, conc[sel])
+            p = self.run_state(state, rng)
+            assert state.spec is not None and state.peak_off is not None
+            noisy = state.spec if state.noise is None else state.spec + state.noise
+            x[sel], scale[sel] = normalise_rows(noisy, cfg.channels)
+            if clean is not None:
+                clean[sel] = grid_rows(state.spec, cfg.channels, scale[sel])
+            sigma = state.sigma if state.sigma is not None else np.zeros((len(sel), 2))
+            sig[sel] = sigma
+            with np.errstate(divide="ignore"):
+                snr[sel] = state.peak_off / (sigma[:, 0] * np.sqrt(plan.n_time))
+            if self.grids != (None,):
+                p["grid_bw_hz"] = np.full(len(sel), plan.bw_hz)
+                p["grid_n_points"] = np.full(len(sel), plan.n_time)
+            for k, v in p.items():
+                if k not in params:
+                    params[k] = np.zeros((n, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
+                params[k][sel] = v
+        params["sigma_off"], params["sigma_on"] = sig[:, 0], sig[:, 1]
+        return {"x": x, "clean": clean, "snr": snr, "scale": scale, "params": params}
+
+    # ------------------------------------------------------------------ public
+    def generate(
+        self,
+        n: int,
+        rng: np.random.Generator | int,
+        *,
+        concentrations: np.ndarray | None = None,
+        workers: int | None = None,
+    ) -> SynthBatch:
+        """``n`` spectra; deterministic given ``rng`` (independent of ``workers``)."""
+        rng = np.random.default_rng(rng)
+        n = int(n)
+        if n < 1:
+            raise MRSDataError(f"argument 'n': expected >= 1, got {n}")
+        cfg = self.config
+        if concentrations is None:
+            conc = cfg.prior.sample(rng, n, self.basis.metabolites)
+        else:
+            conc = np.asarray(concentrations, dtype=float)
+            if conc.shape != (n, len(self.basis.metabolites)):
+                raise MRSDataError(
+                    f"argument 'concentrations': expected shape {(n, len(self.basis.metabolites))}, got {conc.shape}"
+                )
+        grid_idx = rng.integers(len(self.plans), size=n) if len(self.plans) > 1 else np.zeros(n, dtype=int)
+        starts = list(range(0, n, BLOCK_SIZE))
+        child = rng.spawn(len(starts))
+        jobs = [(conc[s : s + BLOCK_SIZE], grid_idx[s : s + BLOCK_SIZE], r) for s, r in zip(starts, child, strict=True)]
+        nw = default_workers() if workers is None else max(1, int(workers))
+        if nw > 1 and len(jobs) > 1:
+            with ThreadPoolExecutor(max_workers=min(nw, len(jobs))) as pool:
+                parts = list(pool.map(lambda j: self._block(*j), jobs))
+        else:
+            parts = [self._block(*j) for j in jobs]
+        x = np.concatenate([p["x"] for p in parts])
+        clean = np.concatenate([p["clean"] for p in parts]) if cfg.keep_clean else None
+        params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
+        return SynthBatch(
+            x=x,
+            clean=clean,
+            concentrations=conc,
+            targets=sum_normalise(conc).astype(np.float32),
+            snr=np.concatenate([p["snr"] for p in parts]),
+            scale=np.concatenate([p["scale"] for p in parts]),
+            params=params,
+            metabolites=tuple(self.basis.metabolites),
+            channels=cfg.channels,
+            ppm=self.plans[0].grid_ppm,
+        )
+
+
+def default_workers() -> int:
+    """Threads used by :meth:`Synthesizer.generate`: the CPUs this process may use (at most 8)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
+@functools.lru_cache(maxsize=8)
+def _synthesizer(basis: Basis, config: SynthConfig) -> Synthesizer:
+    return Synthesizer(basis, config)
+
+
+def generate(
+    basis: Basis,
+    n: int,
+    rng: np.random.Generator | int,
+    config: SynthConfig | str = "paper",
+    *,
+    concentrations: np.ndarray | None = None,
+    workers: int | None = None,
+) -> SynthBatch:
+    """Generate ``n`` synthetic MEGA-PRESS spectra from ``basis`` (chapter 2).
+
+    ``config`` is a :class:`SynthConfig` or a preset name (``"paper"``,
+    ``"paper-no-lw"``, ``"full"``). The plan (resampled basis, chirp-z
+    constants) is cached per (basis object, config). Metabolite order is
+    ``basis.metabolites``.
+    """
+    return _synthesizer(basis, as_config(config)).generate(n, rng, concentrations=concentrations, workers=workers)
+
+
+def example(
+    basis: Basis,
+    concentrations: Sequence[float],
+    *,
+    lorentzian_hz: float = 0.0,
+    gaussian_hz: float = 0.0,
+    shift_hz: float = 0.0,
+    phase_deg: float = 0.0,
+    baseline_level: float = 0.0,
+    snr: float | None = None,
+    seed: int = 0,
+    config: SynthConfig | str = "paper",
+) -> SynthBatch:
+    """One spectrum with *chosen* augmentation values (for figures and widgets).
+
+    Applies :class:`Linewidth`, :class:`FrequencyShift`, :class:`ZeroOrderPhase`,
+    :class:`Baseline` (shape drawn from ``seed``) and, if ``snr`` is given,
+    :class:`Noise` in SNR mode, with the given values; the acquisition grid and
+    base linewidth come from ``config``.
+    """
+    cfg = as_config(config)
+    synth = _synthesizer(basis, cfg.replace(augmentations=(), grids=cfg.grids[:1] if cfg.grids else None))
+    plan = synth.plans[0]
+    rng = np.random.default_rng(seed)
+    state = SynthState(plan, np.asarray(concentrations, dtype=float)[np.newaxis])
+    state.mix()
+    one = np.ones(1)
+    Linewidth((0, 0)).apply(state, {"lorentzian_hz": lorentzian_hz * one, "gaussian_hz": gaussian_hz * one})
+    FrequencyShift().apply(state, {"shift_hz": shift_hz * one})
+    ZeroOrderPhase().apply(state, {"phase_deg": phase_deg * one})
+    state.transform()
+    bl = Baseline()
+    p = bl.draw(rng, 1)
+    p["baseline_level"] = baseline_level * one
+    bl.apply(state, p)
+    params: dict[str, np.ndarray] = {"lorentzian_hz": lorentzian_hz * one, "shift_hz": shift_hz * one, "phase_deg": phase_deg * one, **p}
+    if snr is not None:
+        noise = Noise("snr", snr=(snr, snr))
+        params.update(noise(state, rng))
+    assert state.spec is not None and state.peak_off is not None
+    noisy = state.spec if state.noise is None else state.spec + state.noise
+    x, scale = normalise_rows(noisy, cfg.channels)
+    clean = grid_rows(state.spec, cfg.channels, scale)
+    sigma = state.sigma[:, 0] if state.sigma is not None else np.zeros(1)
+    with np.errstate(divide="ignore"):
+        snr_meas = state.peak_off / (sigma * np.sqrt(plan.n_time))
+    conc = np.asarray(concentrations, dtype=float)[np.newaxis]
+    return SynthBatch(x, clean, conc, sum_normalise(conc).astype(np.float32), snr_meas, scale, params,
+                      tuple(basis.metabolites), cfg.channels, plan.grid_ppm)
+
+
+__all__ = [
+    "BLOCK_SIZE",
+    "DEFAULT_CHANNELS",
+    "INVIVO_MM",
+    "PHANTOM_MM",
+    "PRESETS",
+    "ConcentrationPrior",
+    "GridPlan",
+    "GridTransform",
+    "SynthBatch",
+    "SynthConfig",
+    "Synthesizer",
+    "as_config",
+    "example",
+    "generate",
+    "grid_rows",
+    "grid_transform",
+    "max_normalise",
+    "network_input",
+    "normalise_rows",
+    "resample_fid",
+    "sobol_points",
+    "sum_normalise",
+]
