@@ -129,6 +129,38 @@ def ratio_errors(
     return out
 
 
+def binned_mae(
+    pred: Any, true: Any, values: Any, edges: Any, normalise: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-metabolite MAE within bins of a per-spectrum quantity (SNR, linewidth, ...).
+
+    ``values[i]`` is the quantity of spectrum ``i``; ``edges`` the bin edges
+    (``len(edges) - 1`` bins, left-closed, the last also right-closed).
+    Returns ``(centres [n_bins], mae [n_bins, n_metabolites], counts
+    [n_bins])``; empty bins hold NaN.
+    """
+    p, t = _as_pair(pred, true)
+    if normalise:
+        p, t = max_normalise(p), max_normalise(t)
+    v = np.asarray(values, dtype=np.float64)
+    e = np.asarray(edges, dtype=np.float64)
+    if v.shape != (p.shape[0],):
+        raise MRSDataError(f"binned_mae: expected {p.shape[0]} values, got shape {v.shape}")
+    if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):
+        raise MRSDataError("binned_mae: expected increasing bin edges (at least two)")
+    idx = np.clip(np.searchsorted(e, v, side="right") - 1, 0, e.size - 2)
+    inside = (v >= e[0]) & (v <= e[-1])
+    err = np.abs(p - t)
+    out = np.full((e.size - 1, p.shape[1]), np.nan)
+    counts = np.zeros(e.size - 1, dtype=int)
+    for b in range(e.size - 1):
+        sel = inside & (idx == b)
+        counts[b] = int(sel.sum())
+        if counts[b]:
+            out[b] = err[sel].mean(axis=0)
+    return 0.5 * (e[1:] + e[:-1]), out, counts
+
+
 def summarise(
     pred: Any, true: Any, metabolites: Sequence[str] = METABOLITES
 ) -> dict[str, Any]:
@@ -164,4 +196,6 @@ def summarise(
     return out
 
 
-__all__ = ["mae", "max_normalise", "ratio_errors", "regression", "signed_error", "summarise"]
+__all__ = [
+    "binned_mae",
+    "mae", "max_normalise", "ratio_errors", "regression", "signed_error", "summarise"]

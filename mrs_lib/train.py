@@ -692,6 +692,9 @@ def load_model(
     model.load_state_dict(state)
     model.to(resolve_device(device)).eval()
     meta = {k: v for k, v in blob.items() if k != "state_dict"}
+    data = meta.get("data") or {}
+    if "channels" in data:  # what mrs_lib.synth.network_input must build for this network
+        meta["channels"] = list(data["channels"])
     meta["path"] = str(path)
     meta["provenance"] = record
     return model, meta
@@ -773,11 +776,11 @@ def _basis_cached(name: str) -> Any:
 def synthesize(
     n: int,
     seed: int,
-    synth: str = "paper",
+    synth: Any = "paper",
     basis: BasisName | str = "paper",
     chunk: int = 10_000,
 ) -> Any:
-    """``n`` spectra of synthesis preset ``synth`` (:func:`mrs_lib.synth.generate`), in chunks.
+    """``n`` spectra of synthesis preset or :class:`~mrs_lib.synth.SynthConfig` ``synth``, in chunks.
 
     Chunks keep the generator's complex intermediates small at the 100k
     scale; chunk ``k`` uses the ``k``-th child of ``SeedSequence(seed)``.

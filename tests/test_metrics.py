@@ -81,3 +81,13 @@ def test_bad_shapes_and_nans_raise() -> None:
         metrics.mae(PRED, TRUE[:1])
     with pytest.raises(MRSDataError, match="finite"):
         metrics.mae(PRED * np.nan, TRUE)
+
+
+def test_binned_mae_by_hand() -> None:
+    """Oracle: spectrum 0 (value 1) in bin [0, 2), spectrum 1 (value 3) in bin [2, 4]."""
+    centres, per_bin, counts = metrics.binned_mae(PRED, TRUE, [1.0, 3.0], [0.0, 2.0, 4.0, 6.0])
+    np.testing.assert_allclose(centres, [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(counts, [1, 1, 0])
+    np.testing.assert_allclose(per_bin[0], [0.0, 0.5, 0.25])
+    np.testing.assert_allclose(per_bin[1], [0.25, 0.0, 0.5])
+    assert np.isnan(per_bin[2]).all()
