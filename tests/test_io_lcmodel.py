@@ -317,6 +317,10 @@ def test_basis_round_trip_all_edit_states(tmp_path: Path) -> None:
             ),
         )
     back = lcmodel.basis_from_lcmodel(off, diff)  # any two blocks with the same names
+    other = basis.map(lambda s: s.replace(larmor_mhz=123.2))
+    on123 = lcmodel.read_basis(lcmodel.write_basis(tmp_path / "on123.BASIS", other, "on"))
+    with pytest.raises(MRSFormatError, match=r"on123\.BASIS.*HZPPPM.*127\.731 as in the OFF file"):
+        lcmodel.basis_from_lcmodel(off, on123)
     assert back.metabolites == basis.metabolites and back.lw_hz == pytest.approx(2.0)
 
 

@@ -421,6 +421,7 @@ class LCModelBasis:
     fwhmba_ppm: float | None
     id: str
     header: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
 
     @property
     def edit(self) -> EditState | None:
@@ -624,7 +625,7 @@ def read_basis(path: PathLike) -> LCModelBasis:
         edit=edit,
         metadata={"lcmodel_idbasi": idbasi},
     )
-    return LCModelBasis(tuple(metabolites), spectra, fwhmba, idbasi, blocks)
+    return LCModelBasis(tuple(metabolites), spectra, fwhmba, idbasi, blocks, path)
 
 
 def _ndatab(basis1: Mapping[str, Any], path: Path) -> int:
@@ -639,13 +640,25 @@ def _ndatab(basis1: Mapping[str, Any], path: Path) -> int:
 
 
 def basis_from_lcmodel(off: LCModelBasis, on: LCModelBasis, *, lw_hz: float | None = None) -> Any:
-    """A :class:`~mrs_lib.sim.basis.Basis` from an OFF and an ON ``.BASIS`` (same metabolites)."""
+    """A :class:`~mrs_lib.sim.basis.Basis` from an OFF and an ON ``.BASIS`` (same metabolites).
+
+    The two files must agree on BADELT, HZPPPM and NDATAB (else
+    :class:`MRSFormatError` naming the ON file and the field). ``lw_hz``
+    defaults to ``FWHMBA * HZPPPM`` of the OFF file.
+    """
     from ..sim.basis import Basis
 
     if set(off.metabolites) != set(on.metabolites):
         raise MRSDataError(
             f"basis_from_lcmodel: OFF has {off.metabolites}, ON has {on.metabolites}"
         )
+    for field_name, a, b in (
+        ("$BASIS1 BADELT", off.dwell_s, on.dwell_s),
+        ("HZPPPM", off.larmor_mhz, on.larmor_mhz),
+        ("$BASIS1 NDATAB", off.n_points, on.n_points),
+    ):
+        if not math.isclose(a, b, rel_tol=PARAM_RTOL):
+            raise MRSFormatError(on.path, field_name, f"{a!r} as in the OFF file {off.path}", b)
     idx = [on.metabolites.index(m) for m in off.metabolites]
     lw = lw_hz
     if lw is None:

@@ -234,7 +234,8 @@ class _Parsed:
             dwell_s=dwell,
             larmor_mhz=larmor,
             ppm_reference=ppm_ref,
-            te_ms=None if te is None else float(te) * 1000.0,
+            # EchoTime is stored in seconds; round away the float noise of the ms -> s -> ms trip.
+            te_ms=None if te is None else round(float(te) * 1000.0, 9),
         )
         user = hdr.get(_USER_KEY)
         self.user: dict[str, Any] = {}
