@@ -266,7 +266,8 @@ def make_pruner(name: PrunerName = "median", *, max_epochs: int = 50, **kwargs: 
 
     _check(name, PRUNERS, "pruner")
     if name == "median":
-        opts = {"n_startup_trials": 5, "n_warmup_steps": 2, **kwargs}
+        warmup = 1 if max_epochs <= 5 else 2
+        opts = {"n_startup_trials": 5, "n_warmup_steps": warmup, **kwargs}
         return optuna.pruners.MedianPruner(**opts)
     if name == "hyperband":
         opts = {"min_resource": 1, "max_resource": max(int(max_epochs), 1), **kwargs}
@@ -318,7 +319,12 @@ def total_max_normalised_mae(pred: Any, truth: Any) -> float:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Everything a search needs besides the data; stored in the study's user attributes."""
+    """Everything a search needs besides the data; stored in the study's user attributes.
+
+    ``train_spectra`` caps the training spectra of each trial at a fixed subset
+    of the training split (``None`` = all; the validation split is never cut):
+    a CPU budget knob for the shipped study, not part of the paper's method.
+    """
 
     family: ModelName = "cnn"
     space: SearchSpace = "cpu"
@@ -329,6 +335,7 @@ class SearchConfig:
     n_folds: int = 5
     epochs: int = 20
     patience: int = 5
+    train_spectra: int | None = None
     seed: int = 0
     train_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -404,6 +411,9 @@ def make_objective(config: SearchConfig, data: Any, *, num_threads: int | None =
         rng=np.random.default_rng(config.seed),
     )
     rows = int(x.shape[1])
+
+    if config.train_spectra is not None:
+        splits = [(tr[: config.train_spectra], va) for tr, va in splits]
 
     def part(idx: np.ndarray) -> tuple[Any, ...]:
         return (x[idx], y[idx]) if clean is None else (x[idx], y[idx], clean[idx])
@@ -773,6 +783,33 @@ def run_study(
     return study
 
 
+def export_study(study: Any, path: str | os.PathLike[str], *, seed: int | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """Copy ``study`` (any storage) into a fresh single-file SQLite database with a provenance sidecar.
+
+    The result is what the package ships (``mrs_lib/assets/search-<family>.db``)
+    and what :func:`load_study` reads; ``extra`` goes into the sidecar
+    (the command line, data size, ...). Returns the provenance record.
+    """
+    import optuna
+
+    from .artifacts import save
+
+    dest = Path(path).expanduser().resolve()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{dest}"
+    optuna.copy_study(from_study_name=study.study_name, from_storage=study._storage,
+                      to_storage=url, to_study_name=study.study_name)
+    # copy_study keeps only study user attributes and trials; engines hold the file open
+    sqlite_to_single_file(dest)
+    counts = summary(study)["trials"]
+    config = dict(study.user_attrs.get("search_config", {}))
+    return save(dest, config, seed, study=study.study_name, trials=counts,
+                best=_jsonable(best_configs(study, 1)), **extra)
+
+
 # --------------------------------------------------------------------------- reading studies
 def load_study(name: str, study_name: str | None = None) -> Any:
     """Load a (shipped) study database by artifact name, checking its sha256 (read-only use).
@@ -851,6 +888,7 @@ __all__ = [
     "default_epochs",
     "default_spectra",
     "default_storage",
+    "export_study",
     "load_study",
     "make_objective",
     "make_pruner",

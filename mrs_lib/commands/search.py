@@ -28,6 +28,14 @@ def _search(p: argparse.ArgumentParser):
     p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default: by MRS_SCALE)")
     p.add_argument("--spectra", type=int, default=None,
                    help="simulated spectra to search on (default: by MRS_SCALE; paper 10000)")
+    p.add_argument("--train-spectra", type=int, default=None,
+                   help="cap each trial's training spectra (a CPU budget knob; default: the whole split)")
+    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a TrainConfig key for every trial (JSON value), e.g. "
+                        "quant_weight_epochs=4; repeatable")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
+    p.add_argument("--export", default=None,
+                   help="after the run, copy the study into this SQLite file with a provenance sidecar")
     p.add_argument("--seed", type=int, default=0,
                    help="data/training seed; give each concurrent worker its own --worker-seed")
     p.add_argument("--worker-seed", type=int, default=None,
@@ -45,7 +53,8 @@ def _search(p: argparse.ArgumentParser):
             family=args.model, space=args.space, sampler=args.sampler, pruner=args.pruner,
             validation=args.validation, n_folds=args.folds,
             epochs=args.epochs if args.epochs is not None else search.default_epochs(),
-            seed=args.seed,
+            train_spectra=args.train_spectra, seed=args.seed,
+            train_overrides=_overrides(args.train_set),
         )
         data = objective = None
         if args.objective == "proxy":
@@ -53,11 +62,36 @@ def _search(p: argparse.ArgumentParser):
                                                sleep_s=args.proxy_step_s)
         else:
             data = search.search_data(args.spectra, seed=args.seed)
+            objective = search.make_objective(config, data, num_threads=args.threads)
         study = search.run_study(
             config, args.trials, storage=args.storage, study_name=args.study, data=data,
             objective=objective, timeout_s=args.timeout, seed=args.worker_seed,
         )
+        if args.export:
+            n_spectra = None if data is None else len(data[0] if isinstance(data, tuple) else data)
+            search.export_study(study, args.export, seed=args.seed, command=vars_for(args),
+                                n_spectra=n_spectra)
         print(json.dumps(search.summary(study), indent=2, default=str))
         return 0
 
     return run
+
+
+def _overrides(items: list[str]) -> dict[str, object]:
+    from ..search import SearchError
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SearchError(f"--train-set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def vars_for(args: argparse.Namespace) -> dict[str, object]:
+    """The command-line options of a run, for its provenance record."""
+    return {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "command"}
