@@ -399,7 +399,7 @@ def simulate_part(
         carrier = (seq.refocus_ppm - seq.ppm_reference) * seq.larmor_mhz
         offsets = seq.gradient_hz_per_cm * seq.positions_cm()
         refoc_props = ps.pulse(seq.refocus_pulse(), carrier, offsets)
-    edit = seq.edit_pulse()
+    edit = seq.edit_pulse() if any(m != "press" for m in modes) else None
     te_s = seq.edit_duration_ms * 1e-3
 
     rho = ps.keep(ps.fx.astype(complex), -1)  # ideal 90 about y: Fz -> Fx, keep p = -1
@@ -412,6 +412,7 @@ def simulate_part(
         else:
             ppm = seq.edit_on_ppm if mode == "on" else seq.edit_off_ppm
             carrier = (ppm - seq.ppm_reference) * seq.larmor_mhz
+            assert edit is not None
             ue = ps.pulse(edit, carrier, np.zeros(1))[0]
         r = ps.evolve(rho1, d2)
         r = ps.evolve(r, te_s) if ue is None else ps.keep(_apply(ue, r), +1)
