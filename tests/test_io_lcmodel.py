@@ -419,3 +419,21 @@ def test_control_rejects_unknown_and_inconsistent_keys(tmp_path: Path) -> None:
     assert "NEWKEY=1" in lcmodel.control_text(newkey=1, extra_keys=["NEWKEY"])
     text = lcmodel.write_control(tmp_path / "ok.control", nunfil=8)
     assert (tmp_path / "ok.control").read_text() == text
+
+
+def test_fida_basis_lines_at_their_ppm_on_lcmodel_axis(tmp_path: Path, data_file) -> None:
+    """FID-A basis (receiver at 3.0 ppm) -> .BASIS: NAA CH3 at 2.008 and Cr CH3 at 3.027 ppm
+    (physics.md) on LCModel's axis ppm = 4.65 - k/(BADELT NDATAB HZPPPM), within one bin."""
+    from mrs_lib.sim.basis import load_fida_reference
+
+    data_file("isbi-fida-megapress/Cr_OFF.mat")  # skip when the reference files are absent
+    basis = load_fida_reference(("Cr", "NAA"))
+    assert basis.on.ppm_reference == 3.0
+    path = lcmodel.write_basis(tmp_path / "fida.BASIS", basis, "off", n_points=8192)
+    blocks = basis_blocks(path.read_text())
+    axis = lcmodel.lcmodel_ppm_axis(8192, basis.dwell_s, basis.larmor_mhz)
+    step = axis[0] - axis[1]
+    for block, lo, hi, want in ((blocks[0], 2.9, 3.2, 3.027), (blocks[1], 1.9, 2.1, 2.008)):
+        window = (axis > lo) & (axis < hi)
+        got = axis[window][np.argmax(np.abs(block[window]))]
+        assert abs(got - want) <= step, (got, want)
