@@ -147,8 +147,11 @@ def render_png(fn: Callable[..., Any], values: Mapping[str, Any], *, dpi: float 
     """
     figures = _call_for_figure(fn, values)
     try:
+        fig = figures[-1]
         buf = io.BytesIO()
-        figures[-1].savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        # a layout engine (constrained/tight) already fits the labels; "tight" costs a second draw
+        tight = None if fig.get_layout_engine() is not None else "tight"
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=tight)
         return buf.getvalue()
     finally:
         _close(figures)

@@ -9,7 +9,10 @@ selects the view of exactly the chosen values.
 
 from __future__ import annotations
 
+import ast
 import math
+import re
+from pathlib import Path
 
 import ipywidgets as ipw
 import matplotlib as mpl
@@ -27,6 +30,7 @@ from mrs_lib.widgets import (
     render_png,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"lw": [1, 2.5, 10], "phase": {"0°": 0, "90°": 90}}
 
 
@@ -179,3 +183,36 @@ def test_pipeline_figure_has_a_box_per_stage() -> None:
         assert len(widgets.PIPELINE) == 7
     finally:
         plt.close(fig)
+
+
+def _run_text_notebook(path: Path) -> list[object]:
+    """Execute the ``{code-cell}`` blocks of a MyST text notebook; return each cell's last value."""
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", path.read_text(), re.M | re.S)
+    assert cells, f"no code cells in {path}"
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    results: list[object] = []
+    for source in cells:
+        tree = ast.parse(source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, str(path), "exec"), namespace)
+        if last is not None:
+            expr = ast.Expression(last.value)
+            results.append(eval(compile(expr, str(path), "eval"), namespace))
+    return results
+
+
+def test_intro_chapter_runs_and_its_widget_is_precomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """book/intro.md (a text notebook nbmake skips) runs; its widget has 10 x 3 static views."""
+    monkeypatch.setenv(widgets.STATIC_ENV_VAR, "1")
+    before = set(plt.get_fignums())
+    try:
+        results = _run_text_notebook(ROOT / "book" / "intro.md")
+    finally:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
+    explorers = [r for r in results if isinstance(r, StaticExplorer)]
+    assert len(explorers) == 1
+    w = explorers[0]
+    assert len(w.views) == 30
+    assert list(w.controls) == ["linewidth_hz", "phase_deg"]
+    assert w.values == {"linewidth_hz": 1, "phase_deg": 0}
