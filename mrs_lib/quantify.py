@@ -222,12 +222,14 @@ class GannetQuantifier:
 
     Reports GABA and Cr only (NaN elsewhere). With a ``basis``, each peak
     area is divided by the area the same fit gives for one concentration
-    unit of that metabolite alone (calibration on the basis), so the two
-    numbers are in basis units like the LCModel-style fit's; without one
-    they are raw areas. ``diagnostics["gaba_cr"]`` is the raw GABA+/Cr ratio.
+    unit of that metabolite alone, broadened to ``calibration_lw_hz`` (peak
+    fits of multiplets depend on the linewidth, so calibrate at a typical
+    one); the two numbers are then in basis units like the LCModel-style
+    fit's. Without a basis they are raw areas. ``diagnostics["gaba_cr"]`` is
+    the raw GABA+/Cr area ratio.
     """
 
-    def __init__(self, basis: Basis | None = None) -> None:
+    def __init__(self, basis: Basis | None = None, calibration_lw_hz: float = 5.0) -> None:
         self.name = "gannet"
         self.metabolites = _columns_for(basis)
         self._unit = {"GABA": 1.0, "Cr": 1.0}
@@ -237,8 +239,9 @@ class GannetQuantifier:
             for m in ("GABA", "Cr"):
                 if m not in basis.metabolites:
                     raise MRSDataError(f"GannetQuantifier: the basis lacks {m}")
-            self._unit["GABA"] = fit_gaba(basis.edited("GABA").diff).area
-            self._unit["Cr"] = fit_creatine(basis.edited("Cr").off).area
+            ref = basis.select(["GABA", "Cr"]).broaden(max(0.0, calibration_lw_hz - basis.lw_hz))
+            self._unit["GABA"] = fit_gaba(ref.edited("GABA").diff).area
+            self._unit["Cr"] = fit_creatine(ref.edited("Cr").off).area
 
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
         from .fit.gannet import fit_gannet

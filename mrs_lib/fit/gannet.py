@@ -112,12 +112,13 @@ def two_lorentzians(f: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Cr + Cho Lorentzians (shared FWHM ``w`` and phase) on a line.
 
     ``p = [A_cr, A_cho, f0, w, phase_rad, C, D]``; each line is
-    ``A Re{exp(i phase) (w/2) / (w/2 - i (f - f_k))}`` (peak height ``A`` in absorption).
+    ``A Re{exp(i phase) (w/2) / (w/2 + i (f - f_k))}`` (peak height ``A`` in absorption; the
+    FFT of ``exp(2 pi i f_k t - pi w t)`` in the library convention).
     """
     a_cr, a_cho, f0, w, ph, c, d = p
     out = c * (f - f0) + d
     for amp, fk in ((a_cr, f0), (a_cho, f0 + CHO_OFFSET_PPM)):
-        out = out + amp * (np.exp(1j * ph) * (w / 2) / (w / 2 - 1j * (f - fk))).real
+        out = out + amp * (np.exp(1j * ph) * (w / 2) / (w / 2 + 1j * (f - fk))).real
     return out
 
 

@@ -1,0 +1,191 @@
+"""LCModel-style fitter (mrs_lib.fit.lcm): known amplitudes, phases, shifts, CRLB."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mrs_lib.errors import MRSDataError
+from mrs_lib.fit.lcm import (
+    SD_ON_BOUND,
+    LCMFitter,
+    bspline_design,
+    combine_edited,
+    fit_lcm,
+    noise_sd,
+    toy_basis,
+)
+from mrs_lib.spectrum import Spectrum
+
+TRUE = np.array([1.0, 0.3, 0.4, 0.8, 1.2])  # Cr, GABA, Gln, Glu, NAA
+# One start at the truth's neighbourhood keeps the many-fit tests fast.
+QUICK = dict(n_starts=1, start_shifts_ppm=(0.0,), start_phases_deg=(0.0,))
+
+
+@pytest.fixture(scope="module")
+def basis():
+    return toy_basis()
+
+
+def add_noise(s: Spectrum, rel_sigma: float, rng: np.random.Generator) -> Spectrum:
+    """Complex white noise of SD ``rel_sigma * max|FID|`` per channel (the paper's definition)."""
+    sigma = rel_sigma * np.abs(s.fid).max()
+    noise = rng.standard_normal(s.n_points) + 1j * rng.standard_normal(s.n_points)
+    return s.replace(fid=s.fid + sigma * noise)
+
+
+def test_bspline_design_is_a_partition_of_unity():
+    """Cubic B-splines on uniform knots sum to 1 on the covered interval (de Boor)."""
+    x = np.linspace(0.2, 4.0, 500)
+    b = bspline_design(x, 0.15)
+    assert np.allclose(b.sum(axis=1), 1.0)
+    assert b.shape[1] == int(np.ceil(3.8 / 0.15)) + 3
+
+
+def test_noiseless_amplitudes_recovered(basis):
+    """Oracle: data = sum_j c_j basis_j broadened by 3 Hz; the fit returns c exactly."""
+    data = basis.mix(TRUE).off.broaden(3.0)
+    fit = LCMFitter(basis, "off").fit(data)
+    assert np.allclose(fit.concentrations, TRUE, rtol=2e-3)
+    # Common and per-metabolite Lorentzians add up to the applied 3 Hz (no prior pull without noise).
+    assert np.allclose(fit.lorentzian_hz + fit.damping_hz, 3.0, atol=0.05)
+    assert fit.gaussian_hz < 0.5
+    assert np.allclose(fit.data, fit.fit, atol=1e-3 * np.abs(fit.data).max())
+
+
+def test_noiseless_fida_basis(data_file):
+    """Same oracle on the real FID-A MEGA-PRESS basis (multiplets, J-evolution at TE 68)."""
+    data_file("isbi-fida-megapress/GABA_ON.mat")
+    from mrs_lib.sim import load_fida_reference
+
+    fida = load_fida_reference()
+    data = fida.mix(TRUE).off.broaden(2.0)
+    fit = LCMFitter(fida, "off", **QUICK).fit(data)
+    assert np.allclose(fit.concentrations, TRUE, rtol=5e-3)
+
+
+def test_noisy_amplitudes_within_crlb(basis, rng):
+    """Oracle: seeded noise; every estimate lies within 4 Cramér-Rao SDs of the truth."""
+    data = add_noise(basis.mix(TRUE).off.broaden(3.0), 0.01, rng)
+    fit = LCMFitter(basis, "off").fit(data)
+    sd = fit.sd_percent / 100 * fit.concentrations
+    assert np.all(np.abs(fit.concentrations - TRUE) < 4 * sd)
+    assert np.all(fit.sd_percent < 20)
+
+
+def test_sd_percent_proportional_to_noise(basis, rng):
+    """CRLB = sigma * sqrt(diag(J^T J)^-1): doubling the same noise doubles the %SD."""
+    clean = basis.mix(TRUE).off.broaden(3.0)
+    noise = rng.standard_normal(clean.n_points) + 1j * rng.standard_normal(clean.n_points)
+    fitter = LCMFitter(basis, "off", **QUICK)
+    scale = 0.005 * np.abs(clean.fid).max()
+    sds = [fitter.fit(clean.replace(fid=clean.fid + k * scale * noise)).sd_percent for k in (1, 2)]
+    assert np.allclose(sds[1] / sds[0], 2.0, rtol=0.15)
+
+
+def test_crlb_matches_scatter_over_noise_draws(basis):
+    """The CRLB predicts the SD of the estimates over independent noise draws (within ~30%)."""
+    clean = basis.mix(TRUE).off.broaden(3.0)
+    fitter = LCMFitter(basis, "off", **QUICK)
+    rng = np.random.default_rng(7)
+    est, crlb = [], []
+    for _ in range(30):
+        fit = fitter.fit(add_noise(clean, 0.01, rng))
+        est.append(fit.concentrations)
+        crlb.append(fit.sd_percent / 100 * fit.concentrations)
+    ratio = np.std(est, axis=0, ddof=1) / np.mean(crlb, axis=0)
+    assert np.all((ratio > 0.65) & (ratio < 1.5)), ratio
+
+
+def test_phase_and_shift_recovered(basis):
+    """Oracle: Spectrum.phase(phi0, phi1, pivot) and .shift(ppm) applied to the data come back."""
+    fitter = LCMFitter(basis, "off")
+    data = basis.mix(TRUE).off.broaden(4.0).shift(ppm=0.03).phase(40.0, 5.0, pivot_ppm=2.1)
+    fit = fitter.fit(data)
+    assert fit.pivot_ppm == pytest.approx(2.1)
+    assert fit.phase0_deg == pytest.approx(40.0, abs=0.5)
+    assert fit.phase1_deg_per_ppm == pytest.approx(5.0, abs=0.5)
+    assert fit.shift_ppm + np.mean(fit.shifts_ppm) == pytest.approx(0.03, abs=1e-3)
+    assert np.allclose(fit.concentrations, TRUE, rtol=1e-2)
+
+
+def test_large_phase_found_by_the_start_grid(basis):
+    """A 150 degree phase error is outside a local optimiser's reach; the start grid finds it."""
+    data = basis.mix(TRUE).off.broaden(3.0).phase(150.0)
+    fit = LCMFitter(basis, "off").fit(data)
+    assert fit.phase0_deg == pytest.approx(150.0, abs=1.0)
+    assert np.allclose(fit.concentrations, TRUE, rtol=1e-2)
+
+
+def test_baseline_absorbed_by_splines(basis):
+    """A broad (150 Hz) hump under the metabolites goes into the spline baseline, not into C_j."""
+    data = basis.mix(TRUE).off.broaden(3.0)
+    t = data.time_s()
+    hump = 3.0 * np.exp(2j * np.pi * (2.5 - 4.65) * data.larmor_mhz * t - np.pi * 150.0 * t)
+    fit = LCMFitter(basis, "off").fit(data.replace(fid=data.fid + hump))
+    assert np.allclose(fit.concentrations, TRUE, rtol=0.03)
+    h = data.replace(fid=hump).zero_fill(2 * data.n_points)
+    truth = np.interp(fit.ppm, h.ppm_axis(), h.spectrum().real)
+    assert np.max(np.abs(fit.baseline - truth)) < 0.2 * truth.max()
+
+
+def test_diff_mode_mirrors_mega_press_3(basis):
+    """DIFF mode: 1.95-4.2 ppm, no baseline; Cr (absent from the DIFF) sits on its bound (999)."""
+    data = basis.mix(TRUE).diff.broaden(3.0)
+    fit = fit_lcm(data, basis)  # mode from data.edit == "diff"
+    assert fit.mode == "diff"
+    assert fit.ppm.min() >= 1.95 and fit.ppm.max() <= 4.2
+    assert np.all(fit.baseline == 0)
+    assert fit.sd_percent[0] == SD_ON_BOUND
+    assert fit.concentrations[1] == pytest.approx(TRUE[1], rel=1e-2)  # GABA
+
+
+def test_absent_metabolite_on_bound(basis):
+    """A metabolite absent from the data gets C = 0 and %SD = 999 (LCModel's convention)."""
+    c = TRUE.copy()
+    c[2] = 0.0  # Gln
+    fit = LCMFitter(basis, "off").fit(basis.mix(c).off.broaden(3.0))
+    assert fit.concentrations[2] < 1e-3
+    assert fit.sd_percent[2] == SD_ON_BOUND or fit.sd_percent[2] > 100
+
+
+def test_combine_edited_takes_gaba_from_diff(basis):
+    """Edited quantification: GABA from the DIFF fit, the others from the OFF fit."""
+    spectra = basis.mix(TRUE).map(lambda s: s.broaden(3.0))
+    off = LCMFitter(basis, "off", **QUICK).fit(spectra.off)
+    dif = LCMFitter(basis, "diff", **QUICK).fit(spectra.diff)
+    conc, sd = combine_edited(off, dif)
+    assert conc[1] == dif.concentrations[1] and sd[1] == dif.sd_percent[1]
+    assert conc[0] == off.concentrations[0]
+    assert np.allclose(conc, TRUE, rtol=1e-2)
+
+
+def test_batch_and_reference_handling(basis):
+    """fit_many fits each spectrum; a basis on another ppm reference is re-referenced."""
+    spectra = basis.mix(np.stack([TRUE, 2 * TRUE])).off.broaden(3.0)
+    fits = fit_lcm(spectra, basis, "off", **QUICK)
+    assert len(fits) == 2
+    assert np.allclose(fits[1].concentrations, 2 * TRUE, rtol=5e-3)
+    # The same lines described with the receiver at 3.0 ppm instead of 4.65 ppm.
+    moved = basis.map(lambda s: s.shift(ppm=4.65 - 3.0).replace(ppm_reference=3.0))
+    fit = LCMFitter(moved, "off", **QUICK).fit(spectra[0])
+    assert np.allclose(fit.concentrations, TRUE, rtol=5e-3)
+
+
+def test_bad_input_raises(basis):
+    """Mismatched dwell time and batch input to fit() are clear errors."""
+    data = basis.mix(TRUE).off
+    with pytest.raises(MRSDataError, match="dwell_s"):
+        LCMFitter(basis, "off").fit(data.replace(dwell_s=data.dwell_s * 2))
+    with pytest.raises(MRSDataError, match="single spectrum"):
+        LCMFitter(basis, "off").fit(basis.mix(np.stack([TRUE, TRUE])).off)
+    with pytest.raises(MRSDataError, match="mode"):
+        LCMFitter(basis, "sum")  # type: ignore[arg-type]
+
+
+def test_noise_sd_estimate(rng):
+    """Noise SD of the real zero-filled spectrum: sigma_t * sqrt(N) for white complex noise."""
+    n, sigma = 2048, 0.1
+    noise = sigma * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
+    s = Spectrum(noise, dwell_s=1 / 2000, larmor_mhz=123.2)
+    assert noise_sd(s) == pytest.approx(sigma * np.sqrt(n), rel=0.1)
