@@ -28,6 +28,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import hashlib
+import json
 import math
 import os
 import time
@@ -779,6 +781,7 @@ def synthesize(
     synth: Any = "paper",
     basis: BasisName | str = "paper",
     chunk: int = 10_000,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Any:
     """``n`` spectra of synthesis preset or :class:`~mrs_lib.synth.SynthConfig` ``synth``, in chunks.
 
@@ -786,28 +789,82 @@ def synthesize(
     scale; chunk ``k`` uses the ``k``-th child of ``SeedSequence(seed)``.
     Returns a :class:`mrs_lib.synth.SynthBatch` (``x``, ``clean``,
     ``targets``, ``snr``, ``params`` concatenated).
+
+    With ``cache_dir`` the set is stored there as ``.npy`` files under a key
+    of (n, seed, synthesis config, basis, chunk) and later calls memory-map
+    it (copy-on-write), so several training runs share one copy in the page
+    cache instead of each generating its own.
     """
     from . import synth as _synth
 
     if n < 1:
         raise MRSDataError(f"synthesize: expected n >= 1 spectra, got {n}")
+    cfg = _synth.generator.as_config(synth)
+    if cache_dir is not None:
+        key_src = json.dumps({"n": n, "seed": seed, "synth": cfg.to_dict(), "basis": str(basis),
+                              "chunk": chunk, "format": 1}, sort_keys=True, default=str)
+        folder = Path(cache_dir) / f"{cfg.name}-{n}-{seed}-{hashlib.sha256(key_src.encode()).hexdigest()[:12]}"
+        if (folder / "meta.json").is_file():
+            return _load_set(folder)
     b = get_basis(basis)
     sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    parts = [_synth.generate(b, k, np.random.default_rng(s), synth) for k, s in zip(sizes, seeds, strict=True)]
-    if len(parts) == 1:
-        return parts[0]
+    parts = [_synth.generate(b, k, np.random.default_rng(s), cfg) for k, s in zip(sizes, seeds, strict=True)]
     first = parts[0]
-    cat = {
-        "x": np.concatenate([p.x for p in parts]),
-        "clean": None if first.clean is None else np.concatenate([p.clean for p in parts]),
-        "concentrations": np.concatenate([p.concentrations for p in parts]),
-        "targets": np.concatenate([p.targets for p in parts]),
-        "snr": np.concatenate([p.snr for p in parts]),
-        "scale": np.concatenate([p.scale for p in parts]),
-        "params": {k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
-    }
-    return dataclasses.replace(first, **cat)
+    if len(parts) > 1:
+        cat = {
+            "x": np.concatenate([p.x for p in parts]),
+            "clean": None if first.clean is None else np.concatenate([p.clean for p in parts]),
+            "concentrations": np.concatenate([p.concentrations for p in parts]),
+            "targets": np.concatenate([p.targets for p in parts]),
+            "snr": np.concatenate([p.snr for p in parts]),
+            "scale": np.concatenate([p.scale for p in parts]),
+            "params": {k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
+        }
+        first = dataclasses.replace(first, **cat)
+    if cache_dir is not None:
+        _save_set(first, folder, key_src)
+    return first
+
+
+_SET_ARRAYS = ("x", "clean", "concentrations", "targets", "snr", "scale", "ppm")
+
+
+def _save_set(batch: Any, folder: Path, key: str) -> None:
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in _SET_ARRAYS:
+        a = getattr(batch, name)
+        if a is not None:
+            np.save(tmp / f"{name}.npy", a)
+    for k, v in batch.params.items():
+        np.save(tmp / f"param_{k}.npy", v)
+    (tmp / "meta.json").write_text(json.dumps({
+        "key": json.loads(key), "metabolites": list(batch.metabolites),
+        "channels": list(batch.channels), "params": sorted(batch.params)}, indent=1))
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process stored the same set first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_set(folder: Path) -> Any:
+    from .synth import SynthBatch
+
+    meta = json.loads((folder / "meta.json").read_text())
+
+    def arr(name: str) -> np.ndarray | None:
+        f = folder / f"{name}.npy"
+        return np.load(f, mmap_mode="c") if f.is_file() else None
+
+    return SynthBatch(
+        **{name: arr(name) for name in _SET_ARRAYS},
+        params={k: np.load(folder / f"param_{k}.npy") for k in meta["params"]},
+        metabolites=tuple(meta["metabolites"]),
+        channels=tuple(meta["channels"]),
+    )
 
 
 def evaluate_model(model: nn.Module, data: Any, metabolites: Any = METABOLITES) -> dict[str, Any]:

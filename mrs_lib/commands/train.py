@@ -64,6 +64,8 @@ def _train(p: argparse.ArgumentParser):
     p.add_argument("--out", required=True, type=Path, help="checkpoint directory (resumes if present)")
     p.add_argument("--synth", default="paper", help="synthesis preset (paper, paper-no-lw, full)")
     p.add_argument("--basis", default="paper", choices=["paper", "fida"], help="basis set")
+    p.add_argument("--data-cache", type=Path, help="store/reuse the synthetic sets here (.npy, "
+                   "memory-mapped: parallel runs share one copy)")
     p.add_argument("--n-train", type=int, help="training spectra (default by scale)")
     p.add_argument("--n-val", type=int, help="validation spectra (default by scale)")
     p.add_argument("--epochs", type=int, help="maximum epochs (default by scale)")
@@ -90,8 +92,8 @@ def _train(p: argparse.ArgumentParser):
             patience=args.patience, seed=args.seed, device=args.device,
             max_time_s=args.max_time, num_threads=args.threads,
         )
-        train = synthesize(n_train, args.seed, args.synth, args.basis)
-        val = synthesize(n_val, args.seed + 1, args.synth, args.basis)
+        train = synthesize(n_train, args.seed, args.synth, args.basis, cache_dir=args.data_cache)
+        val = synthesize(n_val, args.seed + 1, args.synth, args.basis, cache_dir=args.data_cache)
         if args.model != "yae":  # only the YAE's decoder needs the clean spectra
             train, val = replace(train, clean=None), replace(val, clean=None)
         meta = {"synth": args.synth, "basis": args.basis, "channels": list(train.channels),
