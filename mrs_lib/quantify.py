@@ -358,6 +358,130 @@ class NetworkQuantifier:
         )
 
 
+# ---------------------------------------------------------------------------- test sets
+@dataclass(frozen=True, eq=False)
+class TestSet:
+    """Time-domain test spectra with their true concentrations (for fitters and networks alike).
+
+    ``spectra`` has batch shape ``(n,)``; ``concentrations`` is ``[n, n_metabolites]``
+    in basis units; ``params`` holds the per-spectrum linewidth (Hz) and noise SDs.
+    """
+
+    spectra: EditedSpectra
+    concentrations: np.ndarray
+    metabolites: tuple[str, ...]
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.concentrations.shape[0])
+
+    __test__ = False  # not a pytest class
+
+
+def paper_test_set(
+    basis: Basis,
+    n: int,
+    rng: np.random.Generator | int,
+    lw_range_hz: tuple[float, float] = (2.0, 8.0),
+    sigma_range: tuple[float, float] = (0.0, 0.03),
+) -> TestSet:
+    """Simulated MEGA-PRESS test spectra as the paper makes them (method.md, "Data synthesis").
+
+    Concentrations uniform in [0, 1)^n_met; one total Lorentzian linewidth per
+    spectrum uniform in ``lw_range_hz`` (the basis's own ``lw_hz`` counts
+    towards it); complex Gaussian time-domain noise with SD ``U(sigma_range)
+    x max|FID|`` drawn independently for OFF and ON (DIFF recomputed). Kept
+    in the time domain so that fitters and networks see the same spectra
+    (chapter 6; :mod:`mrs_lib.synth` makes the networks' grid-domain sets).
+    """
+    rng = np.random.default_rng(rng)
+    conc = rng.uniform(0.0, 1.0, size=(int(n), len(basis)))
+    lw = rng.uniform(*lw_range_hz, size=int(n))
+    extra = np.maximum(lw - basis.lw_hz, 0.0)
+    clean = basis.mix(conc).map(lambda s: s.broaden(extra))
+    out, sig = [], {}
+    for state in ("off", "on"):
+        s = clean[state]
+        rel = rng.uniform(*sigma_range, size=int(n))
+        sigma = rel * np.abs(s.fid).max(axis=-1)
+        noise = rng.standard_normal(s.fid.shape) + 1j * rng.standard_normal(s.fid.shape)
+        out.append(s.replace(fid=s.fid + sigma[:, None] * noise))
+        sig[f"sigma_{state}"] = rel
+    return TestSet(
+        EditedSpectra(off=out[0], on=out[1]),
+        conc,
+        basis.metabolites,
+        {"lw_hz": lw, **sig},
+    )
+
+
+def save_spectra_npz(path: str | Any, spectra: EditedSpectra, concentrations: np.ndarray | None = None,
+                     metabolites: Sequence[str] = METABOLITES) -> Any:
+    """Write edited spectra as ``.npz`` (``fid_off``, ``fid_on``, ``dwell_s``, ``larmor_mhz``,
+    ``ppm_reference``, ``te_ms``, optional ``concentrations`` and ``metabolites``): what
+    ``mrs fit`` reads besides NIfTI-MRS."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, Any] = {}
+    if concentrations is not None:
+        extra = {"concentrations": np.asarray(concentrations, float), "metabolites": np.array(metabolites)}
+    te = spectra.off.te_ms
+    with path.open("wb") as fh:
+        np.savez(
+            fh,
+            fid_off=spectra.off.fid,
+            fid_on=spectra.on.fid,
+            dwell_s=spectra.off.dwell_s,
+            larmor_mhz=spectra.off.larmor_mhz,
+            ppm_reference=spectra.off.ppm_reference,
+            te_ms=np.nan if te is None else te,
+            **extra,
+        )
+    return path
+
+
+def read_spectra(path: str | Any) -> tuple[EditedSpectra, np.ndarray | None]:
+    """Edited spectra from a NIfTI-MRS file (with ``DIM_EDIT``) or a :func:`save_spectra_npz` file.
+
+    Returns ``(spectra, true concentrations or None)``.
+    """
+    from pathlib import Path
+
+    from .errors import MRSFormatError
+    from .spectrum import Spectrum
+
+    p = Path(path)
+    if p.suffix == ".npz":
+        try:
+            npz = np.load(p, allow_pickle=False)
+        except FileNotFoundError:
+            raise MRSFormatError(p, "file", "an existing .npz file", "no such file") from None
+        except Exception as exc:
+            raise MRSFormatError(p, "file", "a numpy .npz archive", str(exc)) from None
+        with npz:
+            for key in ("fid_off", "fid_on", "dwell_s", "larmor_mhz"):
+                if key not in npz.files:
+                    raise MRSFormatError(p, key, "present in an edited-spectra .npz", "missing")
+            te = float(npz["te_ms"]) if "te_ms" in npz.files else float("nan")
+            common = dict(
+                dwell_s=float(npz["dwell_s"]),
+                larmor_mhz=float(npz["larmor_mhz"]),
+                ppm_reference=float(npz["ppm_reference"]) if "ppm_reference" in npz.files else 4.65,
+                te_ms=te if np.isfinite(te) else None,
+            )
+            spectra = EditedSpectra(off=Spectrum(npz["fid_off"], **common), on=Spectrum(npz["fid_on"], **common))
+            truth = np.asarray(npz["concentrations"]) if "concentrations" in npz.files else None
+        return spectra, truth
+    from .io import nifti
+
+    loaded = nifti.load(p)
+    if not isinstance(loaded, EditedSpectra):
+        raise MRSFormatError(p, "DIM_EDIT", "edit-OFF and edit-ON sub-spectra", "a single spectrum")
+    return loaded, None
+
+
 # ---------------------------------------------------------------------------- factory
 def get_quantifier(method: str, **kwargs: Any) -> Quantifier:
     """A quantifier by name: ``lcm``, ``gannet``, ``lcmodel``, or a network.
@@ -390,6 +514,10 @@ __all__ = [
     "NetworkQuantifier",
     "QuantResult",
     "Quantifier",
+    "TestSet",
     "get_quantifier",
     "iter_acquisitions",
+    "paper_test_set",
+    "read_spectra",
+    "save_spectra_npz",
 ]

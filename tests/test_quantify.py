@@ -107,3 +107,28 @@ def test_network_quantifier_runs_an_untrained_model(basis, spectra):
     single = q.quantify(next(iter_acquisitions(spectra)))
     assert np.allclose(single.concentrations, result.concentrations[:1], atol=1e-5)
     assert isinstance(get_quantifier("network", model=model), NetworkQuantifier)
+
+
+def test_paper_test_set_and_npz_round_trip(basis, tmp_path):
+    """The paper's recipe: linewidths in range, noise SD <= 3% of max|FID|; npz round trip."""
+    from mrs_lib.quantify import paper_test_set, read_spectra, save_spectra_npz
+
+    ts = paper_test_set(basis, 4, rng=1)
+    assert ts.spectra.off.batch_shape == (4,) and len(ts) == 4
+    assert np.all((ts.params["lw_hz"] >= 2) & (ts.params["lw_hz"] <= 8))
+    assert np.all(ts.params["sigma_on"] <= 0.03)
+    path = save_spectra_npz(tmp_path / "t.npz", ts.spectra, ts.concentrations)
+    spectra, truth = read_spectra(path)
+    assert np.array_equal(spectra.on.fid, ts.spectra.on.fid) and np.array_equal(truth, ts.concentrations)
+
+
+def test_cli_prints_a_table(basis, tmp_path, capsys):
+    """`mrs fit --method gannet --basis B.npz S.npz` prints one row per spectrum."""
+    from mrs_lib.cli import main
+    from mrs_lib.quantify import save_spectra_npz
+
+    basis.save_npz(tmp_path / "b.npz")
+    save_spectra_npz(tmp_path / "s.npz", basis.mix(TRUE).map(lambda s: s.broaden(3.0)))
+    assert main(["fit", "--method", "gannet", "--basis", str(tmp_path / "b.npz"), str(tmp_path / "s.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "GABA" in out and out.count("s.npz[") == 2
