@@ -71,6 +71,8 @@ def _options(name: str, spec: ParamSpec) -> tuple[list[tuple[str, Any]], bool]:
     """``(label, value)`` pairs for one parameter and whether it is a dropdown (a mapping)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise WidgetParamError(f"parameter name {name!r}: expected a Python identifier")
+    if hasattr(spec, "tolist") and not isinstance(spec, Mapping):  # numpy arrays -> Python scalars
+        spec = spec.tolist()
     if isinstance(spec, Mapping):
         pairs = [(str(k), v) for k, v in spec.items()]
         dropdown = True
@@ -275,8 +277,9 @@ def explore(
         Draws one matplotlib figure for one set of keyword values (or returns a
         :class:`~matplotlib.figure.Figure`). Figures are closed after use.
     params
-        ``name -> values``: a sequence of allowed values gives a slider over those
-        values; a mapping ``label -> value`` gives a dropdown.
+        ``name -> values``: a sequence (list, tuple, range, 1-D numpy array) of
+        allowed values gives a slider over those values; a mapping
+        ``label -> value`` gives a dropdown.
     precompute
         ``True``: pre-render every combination (static mode); ``False``: live
         callbacks; ``None`` (default): static when ``$MRS_STATIC_WIDGETS`` is set

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ipywidgets as ipw
 import matplotlib as mpl
+import numpy as np
 import pytest
 
 mpl.use("Agg")
@@ -95,6 +96,12 @@ def test_static_single_parameter_and_defaults() -> None:
     assert len(w.views) == 4
     assert w.values == {"lw": 3}
     assert w.current_view is w.views[2]  # initial selected_index follows the default
+
+
+def test_numpy_values_become_clean_slider_labels() -> None:
+    w = explore(draw_with_pyplot, {"lw": np.linspace(0.5, 2.0, 4)}, precompute=False)
+    assert [label for label, _ in w.controls["lw"].options] == ["0.5", "1", "1.5", "2"]
+    assert w.values == {"lw": 0.5} and type(w.values["lw"]) is float
 
 
 def test_live_mode_recomputes_on_change() -> None:
