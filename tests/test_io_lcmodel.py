@@ -324,6 +324,19 @@ def test_basis_round_trip_all_edit_states(tmp_path: Path) -> None:
     assert back.metabolites == basis.metabolites and back.lw_hz == pytest.approx(2.0)
 
 
+def test_basis_ortho_norm(tmp_path: Path) -> None:
+    """norm="ortho" scales the blocks by 1/sqrt(NDATAB) (Parseval) and reads back the same FID."""
+    basis = _basis(4.65)
+    plain = basis_blocks(lcmodel.write_basis(tmp_path / "p.BASIS", basis, "on").read_text())
+    path = lcmodel.write_basis(tmp_path / "o.BASIS", basis, "on", norm="ortho")
+    ortho = basis_blocks(path.read_text())
+    np.testing.assert_allclose(ortho[0], plain[0] / np.sqrt(N), rtol=1e-4, atol=1e-9)
+    back = lcmodel.read_basis(path, norm="ortho")
+    np.testing.assert_allclose(back.spectra.fid, basis.on.fid, atol=1e-5)
+    with pytest.raises(MRSDataError, match="norm"):
+        lcmodel.read_basis(path, norm="forward")  # type: ignore[arg-type]
+
+
 def test_write_basis_refuses_what_lcmodel_refuses(tmp_path: Path) -> None:
     basis = _basis(4.65)
     with pytest.raises(MRSDataError, match="FWHMBA"):

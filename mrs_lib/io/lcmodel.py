@@ -17,8 +17,8 @@ Conventions (converted here and nowhere else):
   the Spectrum is at 3.0 ppm on LCModel's axis). Readers return
   ``ppm_reference=4.65``.
 * **.BASIS blocks are spectra.** Each metabolite is ``NDATAB`` complex values
-  ``fft(fid_lcm)`` (no shift); index ``k`` is at
-  ``ppm = 4.65 - k / (BADELT * NDATAB * HZPPPM)``, cyclic.
+  ``fft(fid_lcm)`` (no shift; unnormalised unless ``norm="ortho"``); index
+  ``k`` is at ``ppm = 4.65 - k / (BADELT * NDATAB * HZPPPM)``, cyclic.
 * **Scaling.** ``.RAW`` data are multiplied by ``TRAMP / VOLUME`` and basis
   blocks by ``TRAMP / (VOLUME * CONC)`` on reading, as LCModel does; the
   writers use 1 for all three.
@@ -38,7 +38,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,6 +61,7 @@ MAX_METABO_LEN: int = 6
 MAX_FWHMBA_PPM: float = 0.025
 
 RAW_FORMAT = "(2E15.6)"
+FFTNorm = Literal["backward", "ortho"]
 BASIS_FORMAT = "(6E13.5)"
 
 
@@ -451,6 +452,11 @@ class LCModelBasis:
             ) from None
 
 
+def _check_norm(norm: str) -> None:
+    if norm not in ("backward", "ortho"):
+        raise MRSDataError(f"norm must be 'backward' or 'ortho', got {norm!r}")
+
+
 def lcmodel_ppm_axis(n_points: int, dwell_s: float, larmor_mhz: float) -> np.ndarray:
     """LCModel's basis axis: ``ppm[k] = 4.65 - k / (BADELT * NDATAB * HZPPPM)`` (not wrapped)."""
     k = np.arange(int(n_points))
@@ -466,6 +472,7 @@ def write_basis(
     n_points: int | None = None,
     id: str | None = None,
     seq: str = "MEGAPRESS",
+    norm: FFTNorm = "backward",
 ) -> Path:
     """Write one edit state (``"off"``, ``"on"`` or ``"diff"``) of a Basis as an LCModel ``.BASIS``.
 
@@ -477,7 +484,14 @@ def write_basis(
     unbroadened basis; LCModel rejects ``FWHMBA >= 0.025``. ``IDBASI`` is
     ``id`` (default ``mrs_lib_<edit>``), which :func:`read_basis` uses to
     restore the edit state.
+
+    ``norm`` is the FFT normalisation of the blocks: ``"backward"`` (plain
+    ``fft``, as FID-A and Osprey write them) or ``"ortho"`` (divided by
+    ``sqrt(NDATAB)``, reportedly what LCModel's MakeBasis writes). It sets the
+    absolute unit of LCModel's concentrations, not their ratios; read the file
+    back with the same ``norm``.
     """
+    _check_norm(norm)
     if edit not in EDIT_STATES:
         raise MRSDataError(f"write_basis: edit must be one of {EDIT_STATES}, got {edit!r}")
     spec: Spectrum = basis[edit]
@@ -514,7 +528,7 @@ def write_basis(
         "NDATAB": n,
     }
     parts = [_format_namelist("SEQPAR", seqpar), _format_namelist("BASIS1", basis1)]
-    freq = np.fft.fft(np.conj(spec.fid), axis=-1)
+    freq = np.fft.fft(np.conj(spec.fid), axis=-1, norm=norm)
     for name, row in zip(names, _flush_tiny(freq), strict=True):
         header = {"ID": name, "METABO": name, "CONC": 1.0, "TRAMP": 1.0, "VOLUME": 1.0, "ISHIFT": 0}
         parts.append(_format_namelist("BASIS", header))
@@ -528,14 +542,16 @@ def write_basis(
     return path
 
 
-def read_basis(path: PathLike) -> LCModelBasis:
+def read_basis(path: PathLike, *, norm: FFTNorm = "backward") -> LCModelBasis:
     """Read an LCModel ``.BASIS`` file (every ``$BASIS`` block) into the library convention.
 
     Required: ``BADELT`` and ``NDATAB`` (``$BASIS1``), ``HZPPPM`` (``$SEQPAR`` or
     ``$BASIS1``), and per block ``METABO`` followed by exactly ``NDATAB`` complex
     values. Blocks are scaled by ``TRAMP / (VOLUME * CONC)``, inverse-FFT'd and
-    conjugated; a non-zero ``ISHIFT`` is refused rather than guessed.
+    conjugated (``norm`` as in :func:`write_basis`); a non-zero ``ISHIFT`` is
+    refused rather than guessed.
     """
+    _check_norm(norm)
     path, lines = _read_text(path)
     blocks: dict[str, dict[str, Any]] = {}
     metabolites: list[str] = []
@@ -614,7 +630,7 @@ def read_basis(path: PathLike) -> LCModelBasis:
     te = seqpar.get("ECHOT")
     te_ms = float(te) if _is_positive_number(te) else None
     with np.errstate(over="ignore", invalid="ignore"):
-        fid = np.conj(np.fft.ifft(np.stack(rows), axis=-1))
+        fid = np.conj(np.fft.ifft(np.stack(rows), axis=-1, norm=norm))
     _require_finite(fid, path, "$BASIS data (scaled by TRAMP/(VOLUME*CONC))")
     spectra = Spectrum(
         fid=fid,
