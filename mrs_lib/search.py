@@ -321,9 +321,9 @@ def total_max_normalised_mae(pred: Any, truth: Any) -> float:
 class SearchConfig:
     """Everything a search needs besides the data; stored in the study's user attributes.
 
-    ``train_spectra`` caps the training spectra of each trial at a fixed subset
-    of the training split (``None`` = all; the validation split is never cut):
-    a CPU budget knob for the shipped study, not part of the paper's method.
+    ``train_spectra`` and ``val_spectra`` cap the spectra of each trial at a
+    fixed subset of the training and validation splits (``None`` = all): CPU
+    budget knobs for the shipped study, not part of the paper's method.
     """
 
     family: ModelName = "cnn"
@@ -336,6 +336,7 @@ class SearchConfig:
     epochs: int = 20
     patience: int = 5
     train_spectra: int | None = None
+    val_spectra: int | None = None
     seed: int = 0
     train_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -412,8 +413,7 @@ def make_objective(config: SearchConfig, data: Any, *, num_threads: int | None =
     )
     rows = int(x.shape[1])
 
-    if config.train_spectra is not None:
-        splits = [(tr[: config.train_spectra], va) for tr, va in splits]
+    splits = [(tr[: config.train_spectra], va[: config.val_spectra]) for tr, va in splits]
 
     def part(idx: np.ndarray) -> tuple[Any, ...]:
         return (x[idx], y[idx]) if clean is None else (x[idx], y[idx], clean[idx])
@@ -869,6 +869,122 @@ def summary(study: Any) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- figures and tables
+def trials_frame(study: Any) -> Any:
+    """A pandas table of the finished trials: number, state, value, params, epochs reported."""
+    import pandas as pd
+
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if not t.state.is_finished():
+            continue
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value,
+                     "epochs": len(t.intermediate_values),
+                     "duration_s": t.duration.total_seconds() if t.duration else math.nan,
+                     **{f"params_{k}": v for k, v in t.params.items()}})
+    return pd.DataFrame(rows)
+
+
+def plot_history(study: Any, ax: Any = None, *, title: str | None = None) -> Any:
+    """Optimisation history: every trial's score (pruned ones at their last report) and the best so far."""
+    import matplotlib.pyplot as plt
+    from optuna.trial import TrialState
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    pruned = [t for t in study.get_trials(deepcopy=False)
+              if t.state == TrialState.PRUNED and t.intermediate_values]
+    ax.scatter([t.number for t in done], [t.value for t in done], s=14, label="complete")
+    if pruned:
+        last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
+        ax.scatter([t.number for t in pruned], last, s=14, marker="x", color="0.5",
+                   label="pruned (last report)")
+    if done:
+        order = sorted(done, key=lambda t: t.number)
+        best = np.minimum.accumulate([t.value for t in order])
+        ax.step([t.number for t in order], best, where="post", color="C3", label="best so far")
+    ax.set_yscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("total val MAE (max-normalised)")
+    ax.set_title(title or study.study_name)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
+    """fANOVA importances of the searched parameters for the validation MAE (sum to 1)."""
+    import optuna
+
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+
+
+def plot_importances(study: Any, ax: Any = None, *, seed: int = 0) -> Any:
+    """Horizontal bars of :func:`param_importances`, most important on top."""
+    import matplotlib.pyplot as plt
+
+    imp = param_importances(study, seed)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 0.3 * len(imp) + 1))
+    names = list(imp)[::-1]
+    ax.barh(names, [imp[n] for n in names], color="C0")
+    ax.set_xlabel("fANOVA importance")
+    ax.set_title(study.study_name)
+    return ax
+
+
+def plot_slices(study: Any, params: Sequence[str] | None = None, *, k: int = 4,
+                axes: Any = None) -> Any:
+    """Score against each parameter (the ``k`` most important by default); colour = trial number."""
+    import matplotlib.pyplot as plt
+    from optuna.trial import TrialState
+
+    if params is None:
+        params = list(param_importances(study))[:k]
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if axes is None:
+        _, axes = plt.subplots(1, len(params), figsize=(3 * len(params), 3), sharey=True,
+                               squeeze=False)
+        axes = axes[0]
+    for ax, name in zip(axes, params, strict=False):
+        pts = [(t.params[name], t.value, t.number) for t in done if name in t.params]
+        xs = [p[0] for p in pts]
+        if xs and all(isinstance(v, str | bool) for v in xs):
+            cats = sorted({str(v) for v in xs})
+            xs = [cats.index(str(v)) for v in xs]
+            ax.set_xticks(range(len(cats)), cats, rotation=30)
+        ax.scatter(xs, [p[1] for p in pts], c=[p[2] for p in pts], cmap="viridis", s=14)
+        if name == "lr":
+            ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_yscale("log")
+    axes[0].set_ylabel("total val MAE")
+    return axes
+
+
+def compare_with_paper(studies: Mapping[str, Any]) -> Any:
+    """Table per family: trials, best total val MAE, the paper's range and the ratio to its midpoint."""
+    import pandas as pd
+
+    rows = []
+    for family, study in studies.items():
+        s = summary(study)
+        best = s["best"]["value"] if s["best"] else math.nan
+        lo, hi = PAPER_BEST_VAL_MAE.get(family, (math.nan, math.nan))
+        rows.append({
+            "family": family,
+            "complete": s["trials"]["COMPLETE"],
+            "pruned": s["trials"]["PRUNED"],
+            "best val MAE (here)": best,
+            "paper best val MAE": f"{lo}-{hi}" if math.isfinite(lo) else "not reported",
+            "here / paper": best / ((lo + hi) / 2) if math.isfinite(lo) else math.nan,
+        })
+    return pd.DataFrame(rows).set_index("family")
+
+
 __all__ = [
     "COUNTED_STATES",
     "PAPER_BEST_VAL_MAE",
@@ -883,6 +999,7 @@ __all__ = [
     "SearchSpace",
     "Validation",
     "best_configs",
+    "compare_with_paper",
     "config_from_params",
     "count_trials",
     "default_epochs",
@@ -896,6 +1013,10 @@ __all__ = [
     "make_storage",
     "open_study",
     "optimize_until",
+    "param_importances",
+    "plot_history",
+    "plot_importances",
+    "plot_slices",
     "proxy_objective",
     "run_study",
     "search_data",
@@ -905,4 +1026,5 @@ __all__ = [
     "suggest_train",
     "summary",
     "total_max_normalised_mae",
+    "trials_frame",
 ]

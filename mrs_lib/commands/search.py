@@ -33,6 +33,8 @@ def _search(p: argparse.ArgumentParser):
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a TrainConfig key for every trial (JSON value), e.g. "
                         "quant_weight_epochs=4; repeatable")
+    p.add_argument("--val-spectra", type=int, default=None,
+                   help="cap each trial's validation spectra (default: the whole split)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
     p.add_argument("--export", default=None,
                    help="after the run, copy the study into this SQLite file with a provenance sidecar")
@@ -53,7 +55,7 @@ def _search(p: argparse.ArgumentParser):
             family=args.model, space=args.space, sampler=args.sampler, pruner=args.pruner,
             validation=args.validation, n_folds=args.folds,
             epochs=args.epochs if args.epochs is not None else search.default_epochs(),
-            train_spectra=args.train_spectra, seed=args.seed,
+            train_spectra=args.train_spectra, val_spectra=args.val_spectra, seed=args.seed,
             train_overrides=_overrides(args.train_set),
         )
         data = objective = None
