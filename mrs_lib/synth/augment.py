@@ -188,15 +188,23 @@ class SynthState:
     def _signal(self, x: np.ndarray) -> np.ndarray:
         return x if self.weight is None else x * self.weight[:, np.newaxis]
 
-    def transform(self) -> None:
-        """Resample the noiseless signal to the network grid (exact chirp-z, see GridTransform)."""
+    def transform(self, noise: np.ndarray | None = None) -> None:
+        """Resample the signal to the network grid (exact chirp-z, see GridTransform).
+
+        With ``noise`` (pre-chirped white noise ``[n, 2, T]`` already scaled by
+        sigma) the result is the *noisy* spectrum and ``peak_off`` is measured
+        on it (the fast path without a clean copy).
+        """
         assert self.fid is not None
         sig = self.fid if self.added is None else self.fid + self.added
-        spec = self.plan.gt.prechirped(self._signal(sig))
+        w = None if self.weight is None else self.weight[:, np.newaxis]
+        spec = self.plan.gt.prechirped(sig, w, noise if self.water is None else None)
+        if self.water is not None:
+            spec_w = self.plan.gt.prechirped(self.water, w, noise)
         lo, hi = self.plan.peak_index
         self.peak_off = np.abs(spec[:, 0, lo:hi]).max(axis=-1)
         if self.water is not None:
-            spec += self.plan.gt.prechirped(self._signal(self.water))
+            spec += spec_w
         self.spec = spec
 
     def plain_fid(self) -> np.ndarray:

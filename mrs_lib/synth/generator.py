@@ -76,6 +76,7 @@ from .augment import (
     ResidualWater,
     SynthState,
     ZeroOrderPhase,
+    complex_normal,
     from_dict,
 )
 
@@ -143,10 +144,22 @@ class GridTransform:
         self.kernel = sfft.fft(h).astype(np.complex64)
         self.post = chirp(k, -1).astype(np.complex64)
 
-    def prechirped(self, x: np.ndarray) -> np.ndarray:
-        """Transform ``x`` already multiplied by :attr:`pre` (complex64 ``[..., T]`` -> ``[..., M]``)."""
-        buf = np.zeros((*x.shape[:-1], self.L), dtype=np.complex64)
-        buf[..., : self.n_time] = x
+    def prechirped(
+        self, x: np.ndarray, weight: np.ndarray | None = None, add: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Transform ``x * weight + add``, all already multiplied by :attr:`pre`.
+
+        ``x`` complex64 ``[..., T]``; ``weight`` broadcasts to it; returns ``[..., M]``.
+        """
+        T = self.n_time
+        buf = np.empty((*x.shape[:-1], self.L), dtype=np.complex64)
+        buf[..., T:] = 0
+        if weight is None:
+            buf[..., :T] = x
+        else:
+            np.multiply(x, weight, out=buf[..., :T])
+        if add is not None:
+            buf[..., :T] += add
         y = sfft.fft(buf, axis=-1, workers=1, overwrite_x=True)
         y *= self.kernel
         z = sfft.ifft(y, axis=-1, workers=1, overwrite_x=True)
@@ -413,7 +426,13 @@ def _paper_no_lw() -> SynthConfig:
 
 
 def _full() -> SynthConfig:
-    """Every augmentation of :mod:`mrs_lib.synth.augment` with its documented ranges."""
+    """Every augmentation of :mod:`mrs_lib.synth.augment` with its documented ranges.
+
+    Acquisition grids 1250/2000/4000 Hz with 1024-4096 points; grids that the
+    basis cannot provide by exact decimation are skipped (listed in
+    ``Synthesizer.skipped_grids``): a 2000 Hz basis gives only the 2000 Hz
+    grids, a 20 kHz basis of >= 1.024 s gives all five.
+    """
     return SynthConfig(
         name="full",
         augmentations=(
@@ -442,29 +461,42 @@ def as_config(config: SynthConfig | str) -> SynthConfig:
 
 # ============================================================================ per-grid plan
 def resample_fid(fid: np.ndarray, dwell_s: float, new_dwell_s: float, new_n: int) -> np.ndarray:
-    """Band-limited (trigonometric) interpolation of FIDs to ``new_n`` samples at ``new_dwell_s``.
+    """FIDs on a coarser acquisition grid: exact decimation and truncation.
 
-    ``fid(t) = (1/N) sum_j S_j exp(2 pi i f_j t)`` with ``S = fft(fid)`` on the
-    original bins: exact at the original sample times, band-limited in between;
-    lines outside the new band alias as they would in an acquisition. The new
-    acquisition must not last longer than the original one.
+    ``new_dwell_s`` must be an integer multiple ``k`` of ``dwell_s`` (the samples
+    ``fid[::k]``; lines outside the new band alias exactly as in an acquisition
+    without a filter) and the new acquisition must not last longer than the
+    basis. Arbitrary ratios are refused: a FID is one-sided (it starts at t = 0),
+    so band-limited interpolation rings near t = 0. For the bandwidths 1250,
+    2000 and 4000 Hz simulate the basis at 20 kHz (their common multiple).
     """
     fid = np.asarray(fid)
     n_old = fid.shape[-1]
-    if new_n * new_dwell_s > n_old * dwell_s * (1 + 1e-9):
+    ratio = float(new_dwell_s) / float(dwell_s)
+    k = int(round(ratio))
+    if k < 1 or abs(ratio - k) > 1e-9 * max(1.0, ratio):
         raise MRSDataError(
-            f"acquisition grid {new_n} points x {new_dwell_s:.3g} s lasts longer than the basis "
-            f"({n_old} x {dwell_s:.3g} s): simulate a longer basis"
+            f"acquisition grid {1 / new_dwell_s:g} Hz: not reachable from the basis bandwidth "
+            f"{1 / dwell_s:g} Hz by exact decimation (needs an integer ratio; simulate the basis "
+            "at a common multiple such as 20000 Hz)"
         )
-    if np.isclose(new_dwell_s, dwell_s, rtol=1e-12):
-        return fid[..., :new_n].copy()
-    spec = np.fft.fft(fid, axis=-1)
-    f = np.fft.fftfreq(n_old, d=dwell_s)
-    t = np.arange(new_n) * new_dwell_s
-    out = np.empty((*fid.shape[:-1], new_n), dtype=np.complex128)
-    for s in range(0, new_n, 512):
-        e = np.exp(2j * np.pi * np.outer(f, t[s : s + 512]))
-        out[..., s : s + 512] = spec @ e / n_old
+    if (int(new_n) - 1) * k > n_old - 1:
+        raise MRSDataError(
+            f"acquisition grid {new_n} points at {1 / new_dwell_s:g} Hz lasts longer than the basis "
+            f"({n_old} points at {1 / dwell_s:g} Hz): simulate a longer basis"
+        )
+    return fid[..., : (int(new_n) - 1) * k + 1 : k].copy()
+
+
+def feasible_grids(basis: Basis, grids: Sequence[tuple[float, int]]) -> list[tuple[float, int]]:
+    """The grids of ``grids`` that :func:`resample_fid` can make from ``basis`` exactly."""
+    out = []
+    for bw, n in grids:
+        try:
+            resample_fid(np.zeros((1, basis.n_points)), basis.dwell_s, 1.0 / bw, n)
+        except MRSDataError:
+            continue
+        out.append((float(bw), int(n)))
     return out
 
 
@@ -572,7 +604,18 @@ class Synthesizer:
         self.config = cfg
         self.basis = basis
         self.stages = {s: [a for a in augs if a.stage == s] for s in STAGES}
-        grids = cfg.grids if cfg.grids is not None else (None,)
+        grids: tuple[Any, ...] = (None,)
+        #: grids of the config that the basis cannot provide exactly (see resample_fid)
+        self.skipped_grids: list[tuple[float, int]] = []
+        if cfg.grids is not None:
+            ok = feasible_grids(basis, cfg.grids)
+            self.skipped_grids = [g for g in cfg.grids if g not in ok]
+            if not ok:
+                raise MRSDataError(
+                    f"config {cfg.name!r}: none of the acquisition grids {cfg.grids} can be made from "
+                    f"{basis!r} by exact decimation; simulate the basis at 20000 Hz"
+                )
+            grids = tuple(ok)
         self.grids = grids
         self.plans = [
             GridPlan(basis, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points)
@@ -580,6 +623,22 @@ class Synthesizer:
         ]
 
     # ------------------------------------------------------------------ one block
+    @property
+    def fast_noise(self) -> bool:
+        """Noise added before the transform (2 transforms per spectrum instead of 4).
+
+        Used when no clean copy is wanted, the noise is relative to max |FID|
+        and nothing acts on the grid: then ``Z(signal) + Z(noise) = Z(signal +
+        noise)`` and the noisy spectra equal those of the 4-transform path.
+        """
+        noise = self.config.noise
+        return (
+            not self.config.keep_clean
+            and noise is not None
+            and noise.mode == "relative"
+            and not self.stages["grid"]
+        )
+
     def run_state(self, state: SynthState, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Run every stage on ``state``; return the drawn parameters."""
         params: dict[str, np.ndarray] = {}
@@ -589,6 +648,16 @@ class Synthesizer:
         for stage in ("signal", "time"):
             for aug in self.stages[stage]:
                 params.update(aug(state, rng))
+        if self.fast_noise:
+            noise = self.config.noise
+            assert noise is not None
+            p = noise.draw(rng, state.n)
+            state.sigma = noise.sigma(state, p)
+            white = complex_normal(rng, (state.n, 2, state.plan.n_time))
+            white *= state.sigma[..., np.newaxis]
+            state.transform(noise=white)
+            params.update(p)
+            return params
         state.transform()
         for aug in self.stages["grid"]:
             params.update(aug(state, rng))
@@ -778,6 +847,7 @@ __all__ = [
     "Synthesizer",
     "as_config",
     "example",
+    "feasible_grids",
     "generate",
     "grid_rows",
     "grid_transform",

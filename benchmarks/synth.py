@@ -1,0 +1,96 @@
+"""Synthesis throughput: spectra per second on the network grid (goal: >= 20,000/s, 2 cores).
+
+Generates batches with :func:`mrs_lib.synth.generate` from the FID-A reference
+basis (2048 points, 2000 Hz) or a synthetic singlet basis of the same size
+(``--basis singlets``, no data files needed) and prints the best of a few runs
+for each preset:
+
+* ``paper``: Sobol concentrations, 2 Hz + U(0, 8) Hz Lorentzian, relative
+  noise, 2 rows (OFF, ON real), with and without the noiseless copy;
+* ``paper-no-lw``: the same without variable linewidth;
+* ``full``: every augmentation, five acquisition grids.
+
+Also times the two building blocks (one chirp-z transform = FFT + inverse FFT
+of length 4096, and complex normal noise) so the figures can be read against
+the hardware. The load average is printed because on a shared machine it
+moves every figure.
+
+Run: ``MRS_DATA_DIR=../shared/data .venv/bin/python benchmarks/synth.py [--n 8192] [--workers 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from mrs_lib.sim.basis import Basis
+from mrs_lib.spectrum import Spectrum
+from mrs_lib.synth import SynthConfig, generate
+from mrs_lib.synth.augment import complex_normal
+from mrs_lib.synth.generator import grid_transform
+
+
+def singlet_basis(n_points: int = 2048, bw_hz: float = 2000.0) -> Basis:
+    """Five singlets (one per metabolite) on the FID-A grid: no data files needed."""
+    names = ("Cr", "GABA", "Gln", "Glu", "NAA")
+    ppms = (3.03, 3.0, 3.75, 2.35, 2.01)
+    t = np.arange(n_points) / bw_hz
+    fids = np.stack([np.exp(2j * np.pi * (p - 3.0) * 127.731 * t) for p in ppms])
+    common = {"dwell_s": 1 / bw_hz, "larmor_mhz": 127.731, "ppm_reference": 3.0}
+    return Basis(names, Spectrum(fids * 1.1, **common), Spectrum(fids, **common), lw_hz=0.0)
+
+
+def best_rate(fn, n: int, repeats: int) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=8192, help="spectra per timed batch")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2, help="threads (the goal is for 2 cores)")
+    ap.add_argument("--basis", choices=["fida", "singlets"], default="fida")
+    args = ap.parse_args()
+
+    if args.basis == "fida":
+        from mrs_lib.sim import load_fida_reference
+
+        basis = load_fida_reference()
+    else:
+        basis = singlet_basis()
+    print(f"basis: {basis}")
+    print(f"cpus available: {len(os.sched_getaffinity(0))}, workers: {args.workers}, "
+          f"load average: {os.getloadavg()[0]:.2f}")
+
+    # building blocks, single thread
+    gt = grid_transform(basis.n_points, basis.dwell_s, basis.larmor_mhz, basis.on.ppm_reference)
+    x = np.ones((256, basis.n_points), np.complex64)
+    rng = np.random.default_rng(0)
+    rate = best_rate(lambda: gt.prechirped(x), 256, args.repeats)
+    print(f"chirp-z (FFT+IFFT, L={gt.L}), 1 thread:       {1e6 / rate:7.1f} us per transform")
+    rate = best_rate(lambda: complex_normal(rng, (256, basis.n_points)), 256, args.repeats)
+    print(f"complex normal noise x {basis.n_points}, 1 thread:   {1e6 / rate:7.1f} us per acquisition")
+
+    cases = [
+        ("paper", SynthConfig.preset("paper")),
+        ("paper, no clean copy", SynthConfig.preset("paper", keep_clean=False)),
+        ("paper-no-lw", SynthConfig.preset("paper-no-lw")),
+        ("full", SynthConfig.preset("full")),
+    ]
+    for label, cfg in cases:
+        generate(basis, 512, 0, cfg, workers=args.workers)  # warm-up: plans, caches
+        rate = best_rate(lambda cfg=cfg: generate(basis, args.n, 1, cfg, workers=args.workers), args.n, args.repeats)
+        print(f"{label:24s} {rate:9.0f} spectra/s  ({args.workers} workers, n={args.n})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
