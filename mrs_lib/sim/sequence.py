@@ -247,6 +247,14 @@ class MegaPress:
         t1, t2, t3, t4, t5 = self.taus_ms
         return (t1 - r, t2 - r - e, t3 - e - r, t4 - r - e, t5 - e)
 
+    def with_te(self, te_ms: float) -> MegaPress:
+        """The same sequence at another echo time: the first tau is kept, the other four scaled."""
+        import dataclasses
+
+        t1, *rest = self.taus_ms
+        k = (te_ms - t1) / sum(rest)
+        return dataclasses.replace(self, taus_ms=(t1, *(t * k for t in rest)))  # type: ignore[arg-type]
+
     def edit_pulse(self) -> ShapedPulse:
         return gaussian_pulse(self.edit_duration_ms, n_steps=self.edit_steps, sigma_frac=self.edit_sigma_frac)
 
