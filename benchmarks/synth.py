@@ -26,21 +26,9 @@ import time
 
 import numpy as np
 
-from mrs_lib.sim.basis import Basis
-from mrs_lib.spectrum import Spectrum
 from mrs_lib.synth import SynthConfig, generate
 from mrs_lib.synth.augment import complex_normal
-from mrs_lib.synth.generator import grid_transform
-
-
-def singlet_basis(n_points: int = 2048, bw_hz: float = 2000.0) -> Basis:
-    """Five singlets (one per metabolite) on the FID-A grid: no data files needed."""
-    names = ("Cr", "GABA", "Gln", "Glu", "NAA")
-    ppms = (3.03, 3.0, 3.75, 2.35, 2.01)
-    t = np.arange(n_points) / bw_hz
-    fids = np.stack([np.exp(2j * np.pi * (p - 3.0) * 127.731 * t) for p in ppms])
-    common = {"dwell_s": 1 / bw_hz, "larmor_mhz": 127.731, "ppm_reference": 3.0}
-    return Basis(names, Spectrum(fids * 1.1, **common), Spectrum(fids, **common), lw_hz=0.0)
+from mrs_lib.synth.generator import grid_transform, singlet_basis
 
 
 def best_rate(fn, n: int, repeats: int) -> float:

@@ -8,7 +8,7 @@ from scipy.optimize import curve_fit
 
 from mrs_lib.errors import MRSDataError
 from mrs_lib.sim.basis import Basis
-from mrs_lib.spectrum import EditedSpectra, Spectrum
+from mrs_lib.spectrum import EditedSpectra
 from mrs_lib.synth import (
     FrequencyShift,
     Linewidth,
@@ -23,6 +23,7 @@ from mrs_lib.synth import (
     network_input,
 )
 from mrs_lib.synth.generator import GridPlan, grid_transform, max_normalise, resample_fid
+from mrs_lib.synth.generator import singlet_basis as _singlets
 
 LARMOR = 127.731
 BW = 2000.0
@@ -30,13 +31,9 @@ N = 2048
 PPMS = (3.03, 3.0, 3.75, 2.35, 2.01)
 
 
-def singlet_basis(ppms=PPMS, on_gain=(1.0, 1.5, 0.5, 0.7, 0.9), n=N, bw=BW) -> Basis:
-    """One unbroadened singlet per metabolite; ON = gain x OFF (so DIFF is known)."""
-    t = np.arange(n) / bw
-    fids = np.stack([np.exp(2j * np.pi * (p - 3.0) * LARMOR * t) for p in ppms])
-    common = {"dwell_s": 1 / bw, "larmor_mhz": LARMOR, "ppm_reference": 3.0}
-    on = fids * np.asarray(on_gain)[:, None]
-    return Basis(("Cr", "GABA", "Gln", "Glu", "NAA")[: len(ppms)], Spectrum(on, **common), Spectrum(fids, **common))
+def singlet_basis(n=N, bw=BW) -> Basis:
+    """One unbroadened singlet per metabolite at PPMS; ON = gain x OFF (so DIFF is known)."""
+    return _singlets(PPMS, n_points=n, bw_hz=bw, larmor_mhz=LARMOR)
 
 
 def lorentzian(f, amp, f0, fwhm, c):

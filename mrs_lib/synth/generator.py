@@ -58,7 +58,7 @@ import scipy.fft as sfft
 
 from ..errors import MRSDataError
 from ..sim.basis import Basis
-from ..spectrum import EditedSpectra
+from ..spectrum import EditedSpectra, Spectrum
 from ..types import METABOLITES, NETWORK_POINTS, NETWORK_PPM_RANGE
 from .augment import (
     PEAK_PPM_RANGE,
@@ -473,7 +473,7 @@ def resample_fid(fid: np.ndarray, dwell_s: float, new_dwell_s: float, new_n: int
     fid = np.asarray(fid)
     n_old = fid.shape[-1]
     ratio = float(new_dwell_s) / float(dwell_s)
-    k = int(round(ratio))
+    k = round(ratio)
     if k < 1 or abs(ratio - k) > 1e-9 * max(1.0, ratio):
         raise MRSDataError(
             f"acquisition grid {1 / new_dwell_s:g} Hz: not reachable from the basis bandwidth "
@@ -559,6 +559,30 @@ class GridPlan:
             if area > 0:
                 return area
         return float(np.abs(self.fids[0, :, 0]).mean() * self.n_time)
+
+
+def singlet_basis(
+    ppms: Sequence[float] = (3.03, 3.0, 3.75, 2.35, 2.01),
+    on_gain: Sequence[float] = (1.0, 1.5, 0.5, 0.7, 0.9),
+    *,
+    metabolites: Sequence[str] = METABOLITES,
+    n_points: int = 2048,
+    bw_hz: float = 2000.0,
+    larmor_mhz: float = 127.731,
+    ppm_reference: float = 3.0,
+) -> Basis:
+    """A toy basis: one unbroadened singlet per metabolite, ON = ``on_gain`` x OFF.
+
+    Not MEGA-PRESS physics - an oracle: every line has a known position, phase
+    (absorptive), area (``fid(0) = 1``) and linewidth (0 Hz), so tests and the
+    chapter can check broadening, shifts, phases, noise and SNR exactly.
+    """
+    t = np.arange(int(n_points)) / float(bw_hz)
+    fids = np.stack([np.exp(2j * np.pi * (p - ppm_reference) * larmor_mhz * t) for p in ppms])
+    common = {"dwell_s": 1 / float(bw_hz), "larmor_mhz": larmor_mhz, "ppm_reference": ppm_reference}
+    on = fids * np.asarray(on_gain, dtype=float)[:, np.newaxis]
+    return Basis(tuple(metabolites)[: len(ppms)], Spectrum(on, **common), Spectrum(fids, **common), lw_hz=0.0,
+                 params={"source": "singlet_basis", "ppms": list(ppms), "on_gain": list(on_gain)})
 
 
 # ============================================================================ batch
@@ -855,6 +879,7 @@ __all__ = [
     "network_input",
     "normalise_rows",
     "resample_fid",
+    "singlet_basis",
     "sobol_points",
     "sum_normalise",
 ]
