@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import scipy.fft as sfft
 from scipy.interpolate import BSpline
 from scipy.optimize import least_squares, nnls
 
@@ -146,6 +147,7 @@ class LCMConfig:
     start_phases_deg: tuple[float, ...] = tuple(np.arange(0.0, 360.0, 30.0))
     pivot_ppm: float | None = None
     max_nfev: int = 200
+    explore_nfev: int = 20
     blas_threads: int | None = 1
     ftol: float = 1e-6
     xtol: float = 1e-6
@@ -297,6 +299,10 @@ class LCMFitter:
         if kidx.size < 16:
             raise MRSDataError(f"ppm range {lo}-{hi}: only {kidx.size} spectral points in the band")
         self._t = t
+        self._block = 64
+        dt = spectrum.dwell_s
+        self._t_lo = np.arange(self._block) * dt
+        self._t_hi = np.arange(-(-t.size // self._block)) * self._block * dt
         self._fid = fid
         self._nz = nz
         self._kidx = kidx
@@ -337,15 +343,25 @@ class LCMFitter:
         )
 
     def _windowed(self, theta: np.ndarray) -> np.ndarray:
-        """Modified basis FIDs ``b_j w_j(t)`` (before the FFT)."""
+        """Modified basis FIDs ``b_j w_j(t)`` (before the FFT).
+
+        ``w_j(t) = exp(a_j t) exp(-(pi g t)^2 / 4 ln 2)`` with complex
+        ``a_j = -pi (L + gamma_j) + 2 pi i (delta + eps_j) larmor``; the
+        exponential on the uniform time grid is built from two short tables
+        (``exp(a k dt) = exp(a B q dt) exp(a r dt)``, ``k = B q + r``), which is
+        exact to rounding and ~20x cheaper than a complex ``exp`` per sample.
+        """
         _p0, _p1, delta, lor, gau2, gamma, eps = self._unpack(theta)
-        t = self._t
-        decay = -np.pi * (lor + gamma)[:, None] * t - (np.pi**2 * gau2 / _FOUR_LN2) * t**2
-        rot = 2j * np.pi * ((delta + eps) * self._larmor)[:, None] * t
-        return self._fid * np.exp(decay + rot)
+        a = -np.pi * (lor + gamma) + 2j * np.pi * (delta + eps) * self._larmor
+        n = self._t.size
+        lo = np.exp(a[:, None] * self._t_lo)
+        hi = np.exp(a[:, None] * self._t_hi)
+        lin = (hi[:, :, None] * lo[:, None, :]).reshape(a.size, -1)[:, :n]
+        gauss = np.exp(-(np.pi**2 * gau2 / _FOUR_LN2) * self._t**2) if gau2 else 1.0
+        return self._fid * lin * gauss
 
     def _fft_win(self, x: np.ndarray) -> np.ndarray:
-        return np.fft.fft(x, n=self._nz, axis=-1)[..., self._kidx]
+        return sfft.fft(x, n=self._nz, axis=-1)[..., self._kidx]
 
     def _phase(self, theta: np.ndarray) -> np.ndarray:
         return np.exp(1j * (theta[0] + theta[1] * self._dppm))
@@ -376,25 +392,31 @@ class LCMFitter:
         keep = w > 0
         return w[keep] * theta[keep], np.diag(w)[keep]
 
-    def _residual_and_jac(
-        self, theta: np.ndarray, y: np.ndarray, sigma: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """VarPro residual, its Kaufman Jacobian, and the NNLS concentrations."""
-        a, s = self._columns(theta)
+    def _state(self, theta: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Everything at ``theta``: modified FIDs, spectra, NNLS concentrations, reduced residual."""
+        g = self._windowed(theta)
+        s = self._fft_win(g)
+        a = (self._phase(theta) * s).real.T
         c, r = self._solve_linear(a, y)
-        prior_r, prior_j = self._prior(theta, sigma)
-        jac_model = self._model_jacobian(theta, c, s)
-        jac = np.vstack([-self._project(jac_model), prior_j])
-        return np.concatenate([r, prior_r]), jac, c
+        return {"g": g, "s": s, "c": c, "r": r}
 
-    def _model_jacobian(self, theta: np.ndarray, c: np.ndarray, s: np.ndarray) -> np.ndarray:
+    def _jacobian(self, theta: np.ndarray, st: dict[str, np.ndarray], sigma: float) -> np.ndarray:
+        """Kaufman's VarPro Jacobian ``-P d(A c)/d(theta)`` plus the prior rows."""
+        _prior_r, prior_j = self._prior(theta, sigma)
+        jac_model = self._model_jacobian(theta, st["c"], st["s"], st["g"])
+        return np.vstack([-self._project(jac_model), prior_j])
+
+    def _model_jacobian(
+        self, theta: np.ndarray, c: np.ndarray, s: np.ndarray, g: np.ndarray | None = None
+    ) -> np.ndarray:
         """d(A c)/d(theta) at fixed concentrations, shape (n_win, n_theta), analytically."""
         j = len(self.metabolites)
         phase = self._phase(theta)
-        g = self._windowed(theta)
+        g = self._windowed(theta) if g is None else g
         t = self._t
         d_gamma = self._fft_win(g * (-np.pi * t))  # d S_j / d gamma_j
-        d_eps = self._fft_win(g * (2j * np.pi * self._larmor * t))  # d S_j / d eps_j
+        # d S_j / d eps_j = FFT(g 2 pi i larmor t) = -2 i larmor d S_j / d gamma_j
+        d_eps = (-2j * self._larmor) * d_gamma
         d_gau2 = self._fft_win((c[:, None] * g).sum(axis=0) * (-(np.pi**2) / _FOUR_LN2 * t**2))
         total = c @ s
         cols = np.empty((self._kidx.size, 5 + 2 * j))
@@ -478,34 +500,47 @@ class LCMFitter:
         sigma = sigma0 if np.isfinite(sigma0) else 1e-3
         sigma = max(sigma, 1e-9)
         lo, hi = self._bounds()
-        cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        cache: dict[bytes, dict[str, np.ndarray]] = {}
 
-        def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def state(theta: np.ndarray) -> dict[str, np.ndarray]:
             key = theta.tobytes()
             if key not in cache:
-                cache.clear()
-                cache[key] = self._residual_and_jac(theta, y, sigma)
+                if len(cache) > 4:
+                    cache.clear()
+                cache[key] = self._state(theta, y)
             return cache[key]
 
+        def fun(theta: np.ndarray) -> np.ndarray:
+            return np.concatenate([state(theta)["r"], self._prior(theta, sigma)[0]])
+
+        def jac(theta: np.ndarray) -> np.ndarray:
+            return self._jacobian(theta, state(theta), sigma)
+
+        # Every start gets a short run; the best one is then run to convergence.
         best = None
         nfev = 0
         starts = self._starts(y)
-        for x0 in starts:
-            x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
-            res = least_squares(
-                lambda th: evaluate(th)[0],
-                x0,
-                jac=lambda th: evaluate(th)[1],
-                bounds=(lo, hi),
-                method="trf",
-                x_scale="jac",
-                max_nfev=cfg.max_nfev,
-                ftol=cfg.ftol,
-                xtol=cfg.xtol,
-            )
-            nfev += int(res.nfev)
-            if best is None or res.cost < best.cost:
-                best = res
+        for stage, x_list in (("explore", starts), ("refine", None)):
+            if stage == "refine":
+                if best is None or best.status != 0:
+                    break  # already converged (or nothing to refine)
+                x_list = [best.x]
+            for x0 in x_list:
+                x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+                res = least_squares(
+                    fun,
+                    x0,
+                    jac=jac,
+                    bounds=(lo, hi),
+                    method="trf",
+                    x_scale="jac",
+                    max_nfev=cfg.explore_nfev if stage == "explore" and len(starts) > 1 else cfg.max_nfev,
+                    ftol=cfg.ftol,
+                    xtol=cfg.xtol,
+                )
+                nfev += int(res.nfev)
+                if best is None or res.cost <= best.cost or stage == "refine":
+                    best = res
         assert best is not None
         return self._finish(best, y, scale, sigma, len(starts), nfev)
 
