@@ -98,6 +98,24 @@ def test_page_loads_only_local_scripts(page: Path) -> None:
     assert "application/vnd.jupyter.widget-state+json" in page.read_text(encoding="utf-8")
 
 
+def test_every_page_loads_only_local_scripts(page: Path) -> None:
+    """No built page (chapters with maths or widgets included) loads a script from the network."""
+    pages = [
+        p
+        for p in HTML_ROOT.rglob("*.html")
+        if not p.relative_to(HTML_ROOT).parts[0].startswith("_")
+    ]
+    assert page in pages
+    offenders = {}
+    for path in pages:
+        parser = _Scripts()
+        parser.feed(path.read_text(encoding="utf-8"))
+        remote = [s for s in parser.srcs if "://" in s or s.startswith("//")]
+        if remote:
+            offenders[str(path.relative_to(HTML_ROOT))] = remote
+    assert not offenders, f"pages loading network scripts: {offenders}"
+
+
 def test_vendored_files_match_provenance(page: Path) -> None:
     """The shipped JS is byte-identical to what PROVENANCE.json records (sha256)."""
     vendor = HTML_ROOT / "_vendor"
