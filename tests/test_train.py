@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +161,25 @@ def test_torch_dataset_input_is_accepted() -> None:
     res = train_model("yae", "tiny", TrainConfig(**{**FAST, "max_epochs": 1}), Items(), VAL,
                       progress=False)
     assert len(res.history) == 1
+
+
+def test_mrs_train_and_evaluate_print_the_metrics(
+    tmp_path: Path, data_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mrs train --scale tiny` then `mrs evaluate --json` on the FID-A reference basis."""
+    import json
+
+    from mrs_lib.cli import main
+
+    data_file("isbi-fida-megapress/GABA_ON.mat")  # skip when the external basis is absent
+    out = tmp_path / "run"
+    assert main(["train", "--model", "yae", "--scale", "tiny", "--basis", "fida", "--n-train", "64",
+                 "--n-val", "32", "--epochs", "1", "--out", str(out), "--no-progress",
+                 "--export", "yae-toy.pt"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs"] == 1 and summary["basis"] == "fida"
+    assert main(["evaluate", "--checkpoint", str(out / "yae-toy.pt"), "--n", "50", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["metabolites"] == ["Cr", "GABA", "Gln", "Glu", "NAA"]
+    assert set(res["mae"]) == set(res["slope"]) == set(res["r2"]) == set(res["metabolites"])
+    assert res["n"] == 50 and res["basis"] == "fida"
