@@ -449,7 +449,9 @@ class Macromolecules(Augmentation):
 
     def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
         plan = state.plan
-        amp = np.asarray(params["mm_level"], dtype=np.float32) * np.float32(plan.gaba_area / plan.n_time)
+        # a line whose FID starts at A has area N A / 2 on the FFT grid (the other half of
+        # sum(S) = N fid(0) is the first-point offset spread over the band), hence the 2
+        amp = np.asarray(params["mm_level"], dtype=np.float32) * np.float32(2 * plan.gaba_area / plan.n_time)
         f = (np.asarray(params["mm_ppm"], dtype=np.float32) - np.float32(plan.ppm_reference)) * np.float32(plan.larmor_mhz)
         fid = _line(state.t, amp, f, 0.0, np.asarray(params["mm_fwhm_hz"]), gaussian=True)
         state.add_signal(None, fid)
