@@ -912,26 +912,31 @@ def plot_history(study: Any, ax: Any = None, *, title: str | None = None) -> Any
     return ax
 
 
-def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
-    """fANOVA importances of the searched parameters for the validation MAE (sum to 1)."""
+def param_importances(study: Any) -> dict[str, float]:
+    """PED-ANOVA importances of the searched parameters for the validation MAE (sum to 1).
+
+    PED-ANOVA (Watanabe et al. 2023) asks which parameters separate the best
+    10 % of trials from the rest; it needs no extra package (Optuna's default
+    fANOVA evaluator needs scikit-learn, not a dependency of this book).
+    """
     import optuna
 
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
         return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
 
 
-def plot_importances(study: Any, ax: Any = None, *, seed: int = 0) -> Any:
+def plot_importances(study: Any, ax: Any = None) -> Any:
     """Horizontal bars of :func:`param_importances`, most important on top."""
     import matplotlib.pyplot as plt
 
-    imp = param_importances(study, seed)
+    imp = param_importances(study)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 0.3 * len(imp) + 1))
     names = list(imp)[::-1]
     ax.barh(names, [imp[n] for n in names], color="C0")
-    ax.set_xlabel("fANOVA importance")
+    ax.set_xlabel("PED-ANOVA importance")
     ax.set_title(study.study_name)
     return ax
 

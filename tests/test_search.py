@@ -189,3 +189,53 @@ def test_bad_options_raise_search_error(tmp_path: Path) -> None:
         search.run_study(_cfg(), 1, storage=tmp_path / "x.db")
     with pytest.raises(search.SearchError, match="empty split"):
         search.split_indices(3, "holdout", val_fraction=0.01, rng=np.random.default_rng(0))
+
+
+def test_real_objective_trains_and_reports(tmp_path: Path) -> None:
+    """The train-based objective runs train_model per trial and reports one value per epoch."""
+    rng = np.random.default_rng(5)
+    y = rng.random((24, 5)).astype(np.float32)
+    y /= y.sum(axis=1, keepdims=True)
+    x = rng.standard_normal((24, 2, 2048)).astype(np.float32)
+    cfg = search.SearchConfig(family="yae", epochs=2, patience=2, val_fraction=0.25,
+                              train_overrides={"device": "cpu"})
+    study = search.run_study(cfg, 2, storage=tmp_path / "r.db", data=(x, y, x.copy()))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    for t in study.trials:
+        assert sorted(t.intermediate_values) == [1, 2]
+        assert t.value == pytest.approx(min(t.intermediate_values.values()))
+        assert set(t.user_attrs["val_mae_per_metabolite"]) == set(METABOLITES)
+
+
+def test_export_and_load_shipped_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exported study is one SQLite file with a sidecar; load_study verifies and reads it."""
+    monkeypatch.setenv("MRS_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    study = search.run_study(_cfg(), 6, storage=tmp_path / "w.db", study_name="cnn-cpu",
+                             objective=search.proxy_objective("cnn", steps=3))
+    record = search.export_study(study, tmp_path / "artifacts" / "search-test.db", seed=0)
+    assert record["trials"]["COMPLETE"] + record["trials"]["PRUNED"] == 6
+    assert not (tmp_path / "artifacts" / "search-test.db-wal").exists()
+    loaded = search.load_study("search-test.db")
+    assert [t.params for t in loaded.trials] == [t.params for t in study.trials]
+    assert loaded.best_value == pytest.approx(study.best_value)
+    table = search.compare_with_paper({"cnn": loaded})
+    assert table.loc["cnn", "paper best val MAE"] == "0.0073-0.008"
+    frame = search.trials_frame(loaded)
+    assert len(frame) == 6 and "params_c1" in frame
+
+
+def test_study_figures(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    study = search.run_study(_cfg(family="yae"), 12, storage=tmp_path / "f.db",
+                             objective=search.proxy_objective("yae", steps=3))
+    imp = search.param_importances(study)
+    assert set(imp) <= set(study.best_params) and sum(imp.values()) == pytest.approx(1.0)
+    search.plot_history(study)
+    search.plot_importances(study)
+    axes = search.plot_slices(study, k=3)
+    assert len(axes) == 3
+    plt.close("all")
