@@ -38,9 +38,12 @@ from .generator import (
     SynthConfig,
     Synthesizer,
     example,
+    fine_basis,
     generate,
     max_normalise,
+    measure_linewidth,
     network_input,
+    singlet_basis,
     sum_normalise,
 )
 
@@ -68,10 +71,13 @@ __all__ = [
     "TarquinFit",
     "ZeroOrderPhase",
     "example",
+    "fine_basis",
     "generate",
     "load_tarquin_fit",
     "make_dataset",
     "max_normalise",
+    "measure_linewidth",
     "network_input",
+    "singlet_basis",
     "sum_normalise",
 ]
