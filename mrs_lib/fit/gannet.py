@@ -20,6 +20,7 @@ spectrum), so the areas do not depend on the acquisition's zero filling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -158,6 +159,24 @@ def _fit_error(y: np.ndarray, model: np.ndarray, height: float) -> float:
     return float(100.0 * np.std(y - model) / height)
 
 
+def plot_gannet(fit: GannetFit, axes: Any = None) -> Any:
+    """Two panels: the GABA+ Gaussian on DIFF/2 and the Cr/Cho Lorentzians on OFF (ppm high to low)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, peak, title in ((axes[0], fit.gaba, "GABA+ (DIFF/2)"), (axes[1], fit.cr, "Cr (OFF)")):
+        ax.plot(peak.ppm, peak.data, color="0.3", lw=1, label="data")
+        ax.plot(peak.ppm, peak.model, color="C3", lw=1.2, label="model")
+        ax.plot(peak.ppm, peak.data - peak.model, color="0.6", lw=0.8, label="residual")
+        ax.set_xlim(peak.ppm.max(), peak.ppm.min())
+        ax.set_xlabel("chemical shift (ppm)")
+        ax.set_yticks([])
+        ax.set_title(f"{title}: area {peak.area:.3g}, fit error {peak.fit_error_percent:.1f}%")
+    axes[0].legend(fontsize="small", frameon=False)
+    return axes
+
+
 def fit_gannet(spectra: EditedSpectra) -> GannetFit:
     """GABA+ from DIFF/2 and Cr from OFF of one acquisition (no batch dimension)."""
     return GannetFit(gaba=fit_gaba(spectra.diff), cr=fit_creatine(spectra.off))
@@ -173,5 +192,6 @@ __all__ = [
     "fit_gaba",
     "fit_gannet",
     "gaussian_baseline",
+    "plot_gannet",
     "two_lorentzians",
 ]
