@@ -655,7 +655,9 @@ def count_trials(study: Any, states: Sequence[str] = COUNTED_STATES) -> int:
     return len(study.get_trials(deepcopy=False, states=wanted))
 
 
-_WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+def worker_id() -> str:
+    """``host:pid`` of this worker, stored in every trial's ``worker`` user attribute."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class _Heartbeat:
@@ -678,7 +680,10 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self._stop.wait(self._interval):
-            self._storage.record_heartbeat(self._trial_id)
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception as exc:  # a missed beat is retried at the next interval
+                log.warning("heartbeat of trial id %d failed: %r", self._trial_id, exc)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -726,7 +731,7 @@ def optimize_until(
                 # we record heartbeats ourselves (_Heartbeat) around the objective
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 trial = study.ask()
-            trial.set_user_attr("worker", _WORKER_ID)
+            trial.set_user_attr("worker", worker_id())
         state, value = TrialState.FAIL, None
         try:
             with _Heartbeat(study._storage, trial._trial_id):
@@ -1032,4 +1037,5 @@ __all__ = [
     "summary",
     "total_max_normalised_mae",
     "trials_frame",
+    "worker_id",
 ]
