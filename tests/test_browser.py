@@ -214,6 +214,16 @@ def devtools(chromium: str, tmp_path: Path) -> Iterator[str]:
             proc.kill()
 
 
+async def _close(ws: Any) -> None:
+    """Close the websocket and wait until Chromium closed its side (no socket left open)."""
+    ws.close()
+    try:
+        while await asyncio.wait_for(ws.read_message(), timeout=5) is not None:
+            pass
+    except TimeoutError:
+        pass
+
+
 IMG = "document.querySelector('img.widget-image')"
 READOUT = "document.querySelector('.widget-readout')"
 HANDLE = "document.querySelector('.noUi-handle')"
@@ -256,7 +266,7 @@ async def _slide(ws_url: str, page_uri: str) -> dict[str, Any]:
         await asyncio.sleep(0.5)  # let late requests (fonts, lazy modules) show up
         await b.js("1")
     finally:
-        ws.close()
+        await _close(ws)
     requests = [
         e["params"]["request"]["url"]
         for e in b.events
@@ -286,3 +296,43 @@ def test_slider_switches_precomputed_view_offline(devtools: str, page: Path) -> 
     assert any(u.endswith(".js") or ".js?" in u for u in res["requests"])
     remote = [u for u in res["requests"] if not u.startswith(LOCAL_SCHEMES)]
     assert not remote, f"the page requested network resources: {remote}"
+
+
+def _widget_pages() -> list[Path]:
+    if not HTML_ROOT.is_dir():
+        return []
+    return sorted(
+        p
+        for p in HTML_ROOT.rglob("*.html")
+        if not p.relative_to(HTML_ROOT).parts[0].startswith("_")
+        and "application/vnd.jupyter.widget-view+json" in p.read_text(encoding="utf-8")
+    )
+
+
+async def _rendered_views(ws_url: str, page_uri: str) -> list[str]:
+    from tornado.websocket import websocket_connect
+
+    ws = await websocket_connect(ws_url, max_message_size=64 * 2**20)
+    b = _Browser(ws)
+    try:
+        await b.send("Page.navigate", url=page_uri)
+        n_views = "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+        subareas = "Array.from(document.querySelectorAll('.widget-subarea'))"
+        await b.wait_for(
+            f"{n_views} > 0 && {subareas}.length === {n_views}"
+            f" && {subareas}.every(s => s.firstElementChild)",
+            timeout_s=60,
+        )
+        return await b.js(f"{subareas}.map(s => s.firstElementChild.className)")
+    finally:
+        await _close(ws)
+
+
+@pytest.mark.parametrize(
+    "widget_page", _widget_pages(), ids=lambda p: str(p.relative_to(HTML_ROOT))
+)
+def test_every_widget_view_renders_offline(devtools: str, widget_page: Path) -> None:
+    """On every built page with widgets, each embedded view becomes a widget, none an error."""
+    classes = asyncio.run(_rendered_views(devtools, widget_page.as_uri()))
+    assert classes and all("jupyter-widgets" in c for c in classes), classes
+    assert not [c for c in classes if "error" in c.lower()], classes
