@@ -585,17 +585,27 @@ def singlet_basis(
                  params={"source": "singlet_basis", "ppms": list(ppms), "on_gain": list(on_gain)})
 
 
-def fine_basis(preset: str = "paper", *, bw_hz: float = 20000.0, duration_s: float = 1.024, **kwargs: Any) -> Basis:
+def fine_basis(
+    preset: str = "paper",
+    *,
+    bw_hz: float = 20000.0,
+    duration_s: float = 1.024,
+    grid_points: int | None = None,
+    **kwargs: Any,
+) -> Basis:
     """A simulated basis sampled at ``bw_hz`` for ``duration_s`` (for the acquisition grids).
 
     The simulator keeps line lists (:func:`mrs_lib.sim.simulate_lines`), so any
     readout is exact; 20 kHz is a common multiple of 1250, 2000 and 4000 Hz, so
     every grid of the ``full`` preset is then an exact decimation
-    (:func:`resample_fid`). ``kwargs`` go to ``simulate_lines``.
+    (:func:`resample_fid`). ``grid_points`` as in :func:`mrs_lib.sim.simulate_basis`;
+    other ``kwargs`` go to ``simulate_lines``.
     """
     from ..sim import basis_from_lines, get_preset, simulate_lines
 
     pre = get_preset(preset)
+    if grid_points is not None:
+        pre = pre.replace(grid_points=int(grid_points))
     lines = simulate_lines(pre, **{"progress": False, **kwargs})
     n = round(float(duration_s) * float(bw_hz))
     return basis_from_lines(lines, pre.replace(bw_hz=float(bw_hz), n_points=n))
