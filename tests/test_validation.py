@@ -140,3 +140,24 @@ def test_bad_input() -> None:
         score_scans({}, [])
     with pytest.raises(MRSDataError, match="range"):
         phantom_scans(singlets(), np.ones((1, 5)), 0, PhantomConditions(lorentzian_hz=(3.0, 1.0)))
+
+
+def test_cli_validate_on_a_phantom_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mrs_lib import cli
+    from mrs_lib.io.phantoms import save_phantom_folder
+    from mrs_lib.validation import series_bases
+
+    basis_for = series_bases("paper", refocusing="ideal", progress=False)
+    design = [
+        PhantomDesign("E2", "g2", {"NAA": 15.0, "Cr": 8.0, "GABA": 2.0}),
+        PhantomDesign("E2", "g8", {"NAA": 15.0, "Cr": 8.0, "GABA": 8.0}),
+    ]
+    save_phantom_folder(digital_phantoms(design, basis_for, 0), tmp_path / "ph")
+    out_csv = tmp_path / "scores.csv"
+    argv = ["validate", "--phantoms", str(tmp_path / "ph"), "--methods", "gannet",
+            "--refocusing", "ideal", "--csv", str(out_csv)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 phantom scans" in out and "gannet" in out and "GABA" in out
+    assert out_csv.read_text().count("\n") == 1 + 2 * 5
+    assert cli.main(["validate", "--phantoms", str(tmp_path / "absent")]) == 2
