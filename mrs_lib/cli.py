@@ -26,7 +26,7 @@ _COMMANDS: list[tuple[str, str, Configure]] = []
 
 # Subcommands are listed in the order of the book's pipeline; others follow alphabetically.
 PIPELINE_ORDER = (
-    "data", "info", "convert", "simulate", "synth", "search", "train", "evaluate", "fit", "quantify",
+    "data", "info", "convert", "simulate", "synth", "search", "train", "evaluate", "validate", "fit",
 )
 
 
