@@ -189,3 +189,16 @@ def test_noise_sd_estimate(rng):
     noise = sigma * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
     s = Spectrum(noise, dwell_s=1 / 2000, larmor_mhz=123.2)
     assert noise_sd(s) == pytest.approx(sigma * np.sqrt(n), rel=0.1)
+
+
+def test_auto_baseline_stiffness(basis, rng):
+    """F-test choice: no baseline in the data -> the stiffest spline; an 80 Hz hump -> a flexible one."""
+    clean = basis.mix(TRUE).off.broaden(3.0)
+    t = clean.time_s()
+    hump = 3.0 * np.exp(2j * np.pi * (2.5 - 4.65) * clean.larmor_mhz * t - np.pi * 80.0 * t)
+    fitter = LCMFitter(basis, "off", **QUICK)
+    flat = fitter.fit(add_noise(clean, 0.005, rng))
+    bumpy = fitter.fit(add_noise(clean.replace(fid=clean.fid + hump), 0.005, rng))
+    assert flat.extra["baseline_lambda"] >= 100
+    assert bumpy.extra["baseline_lambda"] <= 1
+    assert abs(bumpy.concentrations[2] / TRUE[2] - 1) < 0.1  # Gln sits on the hump

@@ -128,13 +128,18 @@ class LCMConfig:
     ``ppm_range`` and ``baseline`` default per mode: OFF/ON 0.2-4.0 ppm with a
     spline baseline, DIFF 1.95-4.2 ppm without ('mega-press-3').
     ``baseline_lambda`` scales the second-difference penalty relative to the
-    number of spectral points per knot interval (larger = stiffer baseline).
+    number of spectral points per knot interval (larger = stiffer baseline);
+    ``"auto"`` (default) chooses it per spectrum in LCModel's spirit: after a
+    fit at ``1.0``, the stiffest value (of 1e-2 ... 1e4) that an F-test against
+    the most flexible one does not reject at significance
+    ``baseline_reject_prob``, then the nonlinear fit is refined with it.
     """
 
     ppm_range: tuple[float, float] | None = None
     baseline: bool | None = None
     knot_spacing_ppm: float = 0.15
-    baseline_lambda: float = 1.0
+    baseline_lambda: float | str = "auto"
+    baseline_reject_prob: float = 0.05
     zero_fill: int = 2
     damping_sd_hz: float = 3.0
     max_damping_hz: float = 20.0
@@ -313,13 +318,10 @@ class LCMFitter:
         n_win = kidx.size
         if cfg.baseline:
             bmat = bspline_design(self._ppm, cfg.knot_spacing_ppm)
-            dmat = second_difference(bmat.shape[1])
-            pts_per_knot = n_win / max(1, bmat.shape[1] - 3)
-            alpha = cfg.baseline_lambda * pts_per_knot
-            aug = np.vstack([bmat, np.sqrt(alpha) * dmat])
-            q, _ = np.linalg.qr(aug)
-            self._bmat, self._dmat, self._alpha = bmat, dmat, alpha
-            self._q_top, self._q_bot = q[:n_win], q[n_win:]
+            self._bmat, self._dmat = bmat, second_difference(bmat.shape[1])
+            self._pts_per_knot = n_win / max(1, bmat.shape[1] - 3)
+            lam = cfg.baseline_lambda
+            self._set_lambda(1.0 if lam == "auto" else float(lam))
         else:
             self._bmat = np.zeros((n_win, 0))
             self._dmat = np.zeros((0, 0))
@@ -327,6 +329,58 @@ class LCMFitter:
             self._q_top = np.zeros((n_win, 0))
             self._q_bot = np.zeros((0, 0))
         self._grid_key = key
+
+    def _set_lambda(self, lam: float) -> None:
+        """Baseline stiffness ``alpha = lam * points per knot interval``; rebuild the projector."""
+        n_win = self._bmat.shape[0]
+        self._lambda = float(lam)
+        self._alpha = self._lambda * self._pts_per_knot
+        q, _ = np.linalg.qr(np.vstack([self._bmat, np.sqrt(self._alpha) * self._dmat]))
+        self._q_top, self._q_bot = q[:n_win], q[n_win:]
+
+    def _baseline_dof(self) -> float:
+        """Effective degrees of freedom of the penalised baseline, ``trace(B (B'B + a D'D)^-1 B')``."""
+        b, d = self._bmat, self._dmat
+        lhs = b.T @ b + self._alpha * d.T @ d
+        return float(np.trace(np.linalg.solve(lhs, b.T @ b)))
+
+    def _choose_lambda(self, theta: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """The stiffest baseline the data allow, at fixed nonlinear parameters (LCModel's idea).
+
+        For each candidate stiffness the linear problem is re-solved and an
+        F-test compares its residual with that of the most flexible candidate
+        (``F = (dRSS / d_dof) / (RSS_0 / dof_0)``, the degrees of freedom of the
+        penalised spline being ``trace`` of its hat matrix). The stiffest
+        candidate that is *not* rejected at significance ``baseline_reject_prob``
+        (its F-test p-value stays above it) is kept. LCModel states its target as
+        a "probability to reject" of 0.02-0.08; we read that as the significance
+        level of this test.
+        """
+        from scipy.stats import f as f_dist
+
+        cfg = self.config
+        lams = np.logspace(-2, 4, 13)
+        a = self._columns(theta)[0]
+        rows = []
+        for lam in lams:
+            self._set_lambda(lam)
+            c, _ = self._solve_linear(a, y)
+            resid = y - a @ c
+            lhs = self._bmat.T @ self._bmat + self._alpha * self._dmat.T @ self._dmat
+            beta = np.linalg.solve(lhs, self._bmat.T @ resid)
+            rss = float(np.sum((resid - self._bmat @ beta) ** 2))
+            rows.append((lam, rss, self._baseline_dof()))
+        lam0, rss0, dof0 = rows[0]
+        dof_res = max(1.0, y.size - dof0 - theta.size - a.shape[1])
+        chosen = (lam0, 1.0)
+        for lam, rss, dof in rows[1:]:
+            ddof = max(dof0 - dof, 1e-6)
+            fstat = ((rss - rss0) / ddof) / (rss0 / dof_res) if rss0 > 0 else np.inf
+            p_value = float(f_dist.sf(fstat, ddof, dof_res)) if np.isfinite(fstat) else 0.0
+            if p_value >= cfg.baseline_reject_prob:
+                chosen = (lam, p_value)
+        self._set_lambda(chosen[0])
+        return {"baseline_lambda": chosen[0], "baseline_p_value": chosen[1]}
 
     def _project(self, v: np.ndarray) -> np.ndarray:
         """``P [v; 0]``: remove the (penalised) baseline's reach from data-row vectors ``v``."""
@@ -542,7 +596,21 @@ class LCMFitter:
                 if best is None or res.cost <= best.cost or stage == "refine":
                     best = res
         assert best is not None
-        return self._finish(best, y, scale, sigma, len(starts), nfev)
+        chosen: dict[str, float] = {}
+        if cfg.baseline and cfg.baseline_lambda == "auto":
+            chosen = self._choose_lambda(best.x, y)
+            cache.clear()
+            res = least_squares(
+                fun, best.x, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
+                max_nfev=cfg.max_nfev, ftol=cfg.ftol, xtol=cfg.xtol,
+            )
+            nfev += int(res.nfev)
+            best = res
+        out = self._finish(best, y, scale, sigma, len(starts), nfev)
+        if chosen:
+            out.extra.update(chosen)
+            self._set_lambda(1.0)  # the next spectrum starts from the default again
+        return out
 
     def _finish(
         self, res: Any, y: np.ndarray, scale: float, sigma: float, n_starts: int, nfev: int
