@@ -255,7 +255,7 @@ def load_fida_reference(metabolites: Iterable[Metabolite] = METABOLITES) -> Basi
 
 # ------------------------------------------------------------------ simulation
 #: Bump when a change to the simulator changes its output (invalidates the cache).
-SIMULATOR_VERSION = "1"
+SIMULATOR_VERSION = "2"
 
 
 def cache_dir() -> Path:

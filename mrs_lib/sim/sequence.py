@@ -44,7 +44,13 @@ import numpy as np
 
 from ..errors import MRSDataError
 from ..types import WATER_PPM
-from .pulses import ShapedPulse, gaussian_pulse, profile_fwhm_hz, sinc_pulse
+from .pulses import (
+    ShapedPulse,
+    gaussian_pulse,
+    optimized_refocusing_pulse,
+    profile_fwhm_hz,
+    sinc_pulse,
+)
 from .spins import (
     SpinPart,
     SpinSystem,
@@ -57,6 +63,9 @@ from .spins import (
 #: Refocusing pulse model: instantaneous ideal 180 or the shaped, slice-selective pulse.
 Refocusing = Literal["ideal", "shaped"]
 REFOCUSING: tuple[Refocusing, ...] = get_args(Refocusing)
+
+#: Shape of the slice-selective refocusing pulse (see :mod:`mrs_lib.sim.pulses`).
+RefocusShape = Literal["optimized", "sinc"]
 
 #: Which sub-experiment: edit pulses at ``edit_on_ppm`` / ``edit_off_ppm``, or none (PRESS).
 EditMode = Literal["on", "off", "press"]
@@ -193,8 +202,11 @@ class MegaPress:
         scaled by area to 180 degrees.
     refocusing
         ``"ideal"`` (instantaneous 180 about x, no localisation) or ``"shaped"``.
-    refocus_duration_ms, refocus_zero_crossings, refocus_steps
-        The Hann-windowed sinc refocusing pulse (:func:`~mrs_lib.sim.pulses.sinc_pulse`).
+    refocus_shape, refocus_duration_ms, refocus_steps
+        The refocusing pulse: ``"optimized"`` (default,
+        :func:`~mrs_lib.sim.pulses.optimized_refocusing_pulse`, Mao-like band) or
+        ``"sinc"`` (Hann-windowed sinc with ``refocus_zero_crossings``,
+        :func:`~mrs_lib.sim.pulses.sinc_pulse`).
     refocus_ppm
         Carrier of the refocusing pulses (the ppm that sits at the slice centre).
     slice_cm, fov_cm, grid_points
@@ -211,6 +223,7 @@ class MegaPress:
     edit_steps: int = 100
     edit_sigma_frac: float = 0.53
     refocusing: Refocusing = "shaped"
+    refocus_shape: RefocusShape = "optimized"
     refocus_duration_ms: float = 5.0
     refocus_zero_crossings: int = 6
     refocus_steps: int = 250
@@ -223,6 +236,10 @@ class MegaPress:
         object.__setattr__(self, "taus_ms", tuple(float(t) for t in self.taus_ms))
         if len(self.taus_ms) != 5:
             raise MRSDataError(f"field 'taus_ms': expected 5 intervals, got {len(self.taus_ms)}")
+        if self.refocus_shape not in ("optimized", "sinc"):
+            raise MRSDataError(
+                f"field 'refocus_shape': expected 'optimized' or 'sinc', got {self.refocus_shape!r}"
+            )
         if self.refocusing not in REFOCUSING:
             raise MRSDataError(f"field 'refocusing': expected one of {REFOCUSING}, got {self.refocusing!r}")
         if self.grid_points < 1:
@@ -259,6 +276,8 @@ class MegaPress:
         return gaussian_pulse(self.edit_duration_ms, n_steps=self.edit_steps, sigma_frac=self.edit_sigma_frac)
 
     def refocus_pulse(self) -> ShapedPulse:
+        if self.refocus_shape == "optimized":
+            return optimized_refocusing_pulse(self.refocus_duration_ms, n_steps=self.refocus_steps)
         return sinc_pulse(
             self.refocus_duration_ms, zero_crossings=self.refocus_zero_crossings, n_steps=self.refocus_steps
         )
@@ -463,6 +482,7 @@ __all__ = [
     "EditMode",
     "LineList",
     "MegaPress",
+    "RefocusShape",
     "Refocusing",
     "pulse_acquire",
     "simulate_part",
