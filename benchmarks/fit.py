@@ -13,9 +13,11 @@ second, and speed ratios to the LCModel-style fit measured in the same run.
 Fits run on one core (single-threaded BLAS, like LCModel); networks use
 torch's default threads and one batched call over the test set.
 
-Networks: pass trained checkpoints with ``--model NAME_OR_PATH`` (artifact
-names or .pt paths). Without one, untrained networks of the paper's sizes are
-timed only (their MAE is meaningless and not printed).
+Networks: trained checkpoints given with ``--model NAME_OR_PATH`` (artifact
+names or .pt paths), else the shipped ones that are available
+(``yae-paper.pt``, ``yae-paper-no-lw.pt``, ``cnn-cpu.pt``, ``fcnn-cpu.pt``),
+else untrained networks of the paper's sizes, timed only (their MAE would be
+meaningless and is not printed).
 
 Run: ``MRS_DATA_DIR=../shared/data .venv/bin/python benchmarks/fit.py [--n 40] [--basis paper|fida]``
 """
@@ -41,10 +43,19 @@ def load_basis(name: str):
     return simulate_basis(name, progress=False).broaden(2.0)
 
 
+SHIPPED = ("yae-paper.pt", "yae-paper-no-lw.pt", "cnn-cpu.pt", "fcnn-cpu.pt")
+
+
 def networks(models: list[str]) -> list[tuple[quantify.NetworkQuantifier, bool]]:
-    """(quantifier, trained?) pairs: the given checkpoints, else untrained paper-size networks."""
+    """(quantifier, trained?) pairs: the given checkpoints, else the shipped ones, else
+    untrained paper-size networks (timed only)."""
+    from mrs_lib import artifacts
+
+    if not models:
+        have = set(artifacts.available())
+        models = [m for m in SHIPPED if m in have]
     if models:
-        return [(quantify.NetworkQuantifier(m), True) for m in models]
+        return [(quantify.NetworkQuantifier(m, name=str(m).removesuffix(".pt")), True) for m in models]
     from mrs_lib.models import build_model
 
     return [
