@@ -90,3 +90,17 @@ def test_batch_rejected():
         fit_gaba(two)
     with pytest.raises(MRSDataError):
         fit_gannet(EditedSpectra(off=two, on=two))
+
+
+def test_plot_gannet_two_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrs_lib.fit.gannet import plot_gannet
+
+    s = spec(line(3.0, 10.0, gauss_hz=20.0) + line(3.02, 6.0, lorentz_hz=6.0))
+    axes = plot_gannet(fit_gannet(EditedSpectra(off=s, on=s * 2)))
+    assert len(axes) == 2 and all(ax.get_xlim()[0] > ax.get_xlim()[1] for ax in axes)
+    plt.close(axes[0].figure)

@@ -202,3 +202,20 @@ def test_auto_baseline_stiffness(basis, rng):
     assert flat.extra["baseline_lambda"] >= 100
     assert bumpy.extra["baseline_lambda"] <= 1
     assert abs(bumpy.concentrations[2] / TRUE[2] - 1) < 0.1  # Gln sits on the hump
+
+
+def test_plot_fit_draws_data_fit_and_residual(basis):
+    """plot_fit: one line each for data, fit, residual and every non-zero component; ppm high to low."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrs_lib.fit.lcm import plot_fit
+
+    fit = LCMFitter(basis, "diff", **QUICK).fit(basis.mix(TRUE).diff.broaden(3.0))
+    ax = plot_fit(fit)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"data", "fit", "residual", "GABA"} <= set(labels) and "baseline" not in labels
+    assert ax.get_xlim()[0] > ax.get_xlim()[1]
+    plt.close(ax.figure)
