@@ -40,7 +40,7 @@ Ranges and their sources (physics.md section 5, method.md):
   receiver delay of up to ~0.11 ms at 127.7 MHz.
 * Baseline: broad Gaussians (FWHM 0.4-2 ppm) and a low-order polynomial on
   the ppm grid, amplitude up to 20 % of the tallest metabolite peak.
-* Residual water at 4.6-4.8 ppm, 5-20 Hz wide, amplitude log-uniform 0.1-10
+* Residual water at 4.6-4.8 ppm, 5-20 Hz wide, amplitude log-uniform 0.05-5
   times the metabolite FID maximum, random phase (the paper clipped water).
 * Co-edited macromolecules MM3co at 3.0 ppm: a Gaussian of ~14 Hz FWHM
   (Osprey's model), 40-60 % of GABA+ in vivo, absent in phantoms; added to the
@@ -478,7 +478,7 @@ class ResidualWater(Augmentation):
     The tail reaches into the 1.0-4.5 ppm window; its peak lies outside.
     """
 
-    level: tuple[float, float] = (0.1, 10.0)
+    level: tuple[float, float] = (0.05, 5.0)
     ppm: tuple[float, float] = (WATER_PPM - 0.05, WATER_PPM + 0.15)
     fwhm_hz: tuple[float, float] = (5.0, 20.0)
     on_ratio: tuple[float, float] = (0.8, 1.2)

@@ -654,7 +654,8 @@ class SynthBatch:
     without noise (same normalisation; ``None`` if ``keep_clean=False``);
     ``concentrations`` ``[n, n_met]`` true values (order ``metabolites``);
     ``targets`` float32 concentrations / sum; ``snr`` ``[n]`` (defined in
-    :class:`~mrs_lib.synth.augment.Noise`); ``scale`` ``[n]`` the normalisation
+    :class:`~mrs_lib.synth.augment.Noise`; without a clean copy the peak is
+    read from the noisy spectrum, as on real data); ``scale`` ``[n]`` the normalisation
     divisor (grid spectrum units); ``params`` the drawn augmentation parameters
     (arrays with first axis ``n``); ``ppm`` the grid.
     """
