@@ -56,3 +56,26 @@ def test_simulate_basis_is_cached_and_keyed_by_parameters(tmp_path: Path) -> Non
     simulate_basis("paper", grid_points=5, **kw)  # type: ignore[arg-type]
     assert len(list(cache.glob("*.npz"))) == 2
     assert a.lw_hz == 0.0 and a.n_points == 4096 and a.params["preset"] == "paper"
+
+
+def test_mrs_simulate_exports_nifti_and_lcmodel(tmp_path: Path) -> None:
+    """Oracle: the npz written by the same command (round trip through NIfTI-MRS and .BASIS)."""
+    from mrs_lib.io.lcmodel import read_basis
+    from mrs_lib.io.nifti import load_basis
+
+    common = ["simulate", "--preset", "external-reference", "--points", "256",
+              "--metabolites", "NAA", "Cr", "--lw-hz", "3"]
+    assert main([*common, "--out", str(tmp_path / "b.npz")]) == 0
+    assert main([*common, "--out", str(tmp_path / "b.nii.gz")]) == 0
+    assert main([*common, "--out", str(tmp_path / "b.BASIS")]) == 0
+    ref = Basis.load_npz(tmp_path / "b.npz")
+    nii = load_basis(tmp_path / "b.nii.gz")
+    assert nii.metabolites == ref.metabolites
+    np.testing.assert_allclose(nii.on.fid, ref.on.fid, rtol=1e-5, atol=1e-6)
+    for edit in ("off", "on", "diff"):
+        assert (tmp_path / f"b_{edit}.BASIS").is_file()
+    lc = read_basis(tmp_path / "b_off.BASIS")
+    assert tuple(lc.metabolites) == ("NAA", "Cr")
+    spec = lc.spectra[0]
+    peak = spec.ppm_axis()[int(np.argmax(spec.spectrum().real))]
+    assert peak == pytest.approx(2.008, abs=spec.bw_hz / spec.n_points / spec.larmor_mhz)

@@ -6,6 +6,13 @@ generator mixes (chapter 2) and what the linear-combination fitter fits
 batch shape ``(n_metabolites,)`` in the library's NIfTI-MRS convention, plus
 the parameters that produced them.
 
+:func:`simulate_basis` produces one from a named preset (``paper``,
+``external-reference``, ``fida-default``, ``mrscloud-siemens``; see
+:mod:`mrs_lib.sim.presets`), unbroadened, with the simulated line lists cached
+on disk under :func:`cache_dir` keyed by the sha256 of every parameter and
+:data:`SIMULATOR_VERSION`. :func:`load_fida_reference` loads the external FID-A
+basis used to validate it.
+
 The ``.npz`` layout is a contract shared with ``mrs simulate`` and other
 tools: ``metabolites`` (str array), ``fid_on``, ``fid_off`` (complex,
 ``[n_metabolites, n_points]``), ``dwell_s``, ``larmor_mhz``, ``ppm_reference``,
