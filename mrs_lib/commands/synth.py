@@ -23,6 +23,7 @@ def _synth(p: argparse.ArgumentParser):
     p.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="storage precision")
     p.add_argument("--workers", type=int, default=None, help="threads (default: the CPUs available)")
     p.add_argument("--no-clean", action="store_true", help="do not store the noiseless copy (faster; no YAE)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (shown from 20,000 spectra)")
 
     def run(args: argparse.Namespace) -> int:
         from ..errors import MRSDataError
@@ -37,10 +38,14 @@ def _synth(p: argparse.ArgumentParser):
         config = SynthConfig.preset(args.augment)
         if args.no_clean:
             config = config.replace(keep_clean=False)
-        record = make_dataset(
-            basis, args.n, args.seed, config, args.out,
-            dtype=args.dtype, workers=args.workers, basis_source=args.basis,
-        )
+        from tqdm.auto import tqdm
+
+        with tqdm(total=args.n, unit="spectra", disable=args.quiet or args.n < 20_000) as bar:
+            record = make_dataset(
+                basis, args.n, args.seed, config, args.out,
+                dtype=args.dtype, workers=args.workers, basis_source=args.basis,
+                progress=lambda done, _total: bar.update(done - bar.n),
+            )
         print(
             f"{args.n} spectra ({config.name}) in {record['seconds']:.2f} s: "
             f"{record['spectra_per_s']:.0f} spectra/s -> {args.out} ({record['bytes'] / 1e6:.1f} MB)"
