@@ -106,6 +106,11 @@ class TrainConfig:
         ``torch.set_num_threads`` for this run (``None`` = leave as is).
     eval_batch_size
         Batch size for validation.
+    epoch_size
+        Spectra per epoch (``None`` = the whole training set). Smaller epochs
+        walk through successive slices of one shuffled pass over the data
+        (then the next pass), so validation, checkpoints, the schedule and the
+        wall-clock check come more often on a slow machine.
     """
 
     lr: float | None = None
@@ -129,6 +134,7 @@ class TrainConfig:
     max_time_s: float | None = None
     num_threads: int | None = None
     eval_batch_size: int = 512
+    epoch_size: int | None = None
 
     def __post_init__(self) -> None:
         def check(cond: bool, key: str, expected: str) -> None:
@@ -151,6 +157,7 @@ class TrainConfig:
         check(self.monitor in ("val_mae", "val_loss"), "monitor", "'val_mae' or 'val_loss'")
         check(self.max_time_s is None or self.max_time_s > 0, "max_time_s", "a positive number or None")
         check(self.num_threads is None or self.num_threads >= 1, "num_threads", "an integer >= 1 or None")
+        check(self.epoch_size is None or self.epoch_size >= 1, "epoch_size", "an integer >= 1 or None")
 
     @property
     def effective_lr(self) -> float:
@@ -214,11 +221,12 @@ class _Tensors:
         return int(self.x.shape[1])
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None
+        self, batch_size: int, generator: torch.Generator | None, order: torch.Tensor | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         n = len(self)
-        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-        for i in range(0, n, batch_size):
+        if order is None:
+            order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             yield self.x[idx], self.y[idx], None if self.clean is None else self.clean[idx]
 
@@ -239,10 +247,12 @@ class _Loader:
         return self._rows
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None
+        self, batch_size: int, generator: torch.Generator | None, order: torch.Tensor | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        ds = self.dataset if order is None else torch.utils.data.Subset(self.dataset, order.tolist())
         loader = torch.utils.data.DataLoader(
-            self.dataset, batch_size=batch_size, shuffle=generator is not None, generator=generator
+            ds, batch_size=batch_size, shuffle=generator is not None and order is None,
+            generator=generator,
         )
         for item in loader:
             x, y = item[0].float(), item[1].float()
@@ -413,6 +423,20 @@ def save_model(
     return artifacts.save(p, config={"model": name, "model_config": cfg, **meta}, seed=seed)
 
 
+def _epoch_order(n: int, epoch_size: int, epoch: int, seed: int) -> torch.Tensor:
+    """Indices of (0-based) ``epoch``: the slice ``[epoch * size, (epoch + 1) * size)`` of the
+    concatenation of shuffled passes over ``n`` spectra (pass ``p`` shuffled with seed ``(seed, p)``)."""
+    start = epoch * epoch_size
+    parts, pos = [], start
+    while pos < start + epoch_size:
+        p, off = divmod(pos, n)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + 7919 * p + 1))
+        take = min(n - off, start + epoch_size - pos)
+        parts.append(perm[off : off + take])
+        pos += take
+    return torch.cat(parts)
+
+
 def _quant_weight(name: str, cfg: TrainConfig, epoch: int) -> float:
     return cfg.quant_weight(epoch) if name == "yae" else 1.0
 
@@ -534,8 +558,11 @@ def train_model(
             model.train()
             qw = _quant_weight(name, tcfg, epoch)
             gen = torch.Generator().manual_seed(tcfg.seed * 100_003 + epoch)
+            order = None
+            if tcfg.epoch_size is not None:
+                gen, order = None, _epoch_order(len(train), tcfg.epoch_size, epoch, tcfg.seed)
             tot, seen = 0.0, 0
-            for x, y, clean in train.batches(tcfg.batch_size, gen):
+            for x, y, clean in train.batches(tcfg.batch_size, gen, order):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 clean = None if clean is None else clean.to(device, non_blocking=True)
                 opt.zero_grad(set_to_none=True)

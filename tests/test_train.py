@@ -183,3 +183,16 @@ def test_mrs_train_and_evaluate_print_the_metrics(
     assert res["metabolites"] == ["Cr", "GABA", "Gln", "Glu", "NAA"]
     assert set(res["mae"]) == set(res["slope"]) == set(res["r2"]) == set(res["metabolites"])
     assert res["n"] == 50 and res["basis"] == "fida"
+
+
+def test_epoch_size_walks_through_shuffled_passes() -> None:
+    """Oracle: consecutive sub-epochs of size 96 over 256 spectra cover every index once per pass."""
+    from mrs_lib.train import _epoch_order
+
+    idx = torch.cat([_epoch_order(256, 96, e, seed=3) for e in range(8)])  # 768 = 3 passes
+    for p in range(3):
+        assert sorted(idx[256 * p : 256 * (p + 1)].tolist()) == list(range(256))
+    res = train_model("cnn", "tiny", TrainConfig(**{**FAST, "epoch_size": 96, "max_epochs": 2}),
+                      TRAIN, VAL, progress=False)
+    assert len(res.history) == 2
+    assert res.history[0]["train_loss"] > 0

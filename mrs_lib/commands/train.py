@@ -70,6 +70,9 @@ def _train(p: argparse.ArgumentParser):
     p.add_argument("--n-val", type=int, help="validation spectra (default by scale)")
     p.add_argument("--epochs", type=int, help="maximum epochs (default by scale)")
     p.add_argument("--max-time", type=float, help="wall-clock budget in seconds")
+    p.add_argument("--epoch-size", type=int, help="spectra per epoch (default: the whole set)")
+    p.add_argument("--ramp-epochs", type=int, default=25,
+                   help="YAE: epochs over which the quantifier weight ramps 0.1 -> 1")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, help="learning rate (default 1e-4 x batch/16)")
     p.add_argument("--patience", type=int, default=25, help="early-stopping patience (epochs)")
@@ -90,7 +93,8 @@ def _train(p: argparse.ArgumentParser):
         cfg = TrainConfig(
             lr=args.lr, batch_size=args.batch_size, max_epochs=args.epochs or epochs,
             patience=args.patience, seed=args.seed, device=args.device,
-            max_time_s=args.max_time, num_threads=args.threads,
+            max_time_s=args.max_time, num_threads=args.threads, epoch_size=args.epoch_size,
+            quant_weight_epochs=args.ramp_epochs,
         )
         train = synthesize(n_train, args.seed, args.synth, args.basis, cache_dir=args.data_cache)
         val = synthesize(n_val, args.seed + 1, args.synth, args.basis, cache_dir=args.data_cache)
