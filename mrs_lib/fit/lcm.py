@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,7 @@ DEFAULT_PPM_RANGE: dict[str, tuple[float, float]] = {
 _FOUR_LN2 = 4.0 * np.log(2.0)
 
 
+@functools.lru_cache(maxsize=1)
 def _openblas_handles() -> list[tuple[Any, Any]]:
     """(get, set) thread-count functions of every OpenBLAS loaded in this process (Linux)."""
     handles = []
