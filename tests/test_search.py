@@ -198,7 +198,7 @@ def test_real_objective_trains_and_reports(tmp_path: Path) -> None:
     y /= y.sum(axis=1, keepdims=True)
     x = rng.standard_normal((24, 2, 2048)).astype(np.float32)
     cfg = search.SearchConfig(family="yae", epochs=2, patience=2, val_fraction=0.25,
-                              train_overrides={"device": "cpu"})
+                              train_overrides={"device": "cpu", "num_threads": 1})
     study = search.run_study(cfg, 2, storage=tmp_path / "r.db", data=(x, y, x.copy()))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     for t in study.trials:
