@@ -15,7 +15,7 @@ of length 4096, and complex normal noise) so the figures can be read against
 the hardware. Two figures per preset: wall-clock spectra/s with ``--workers``
 threads, and the CPU time per spectrum of a single thread (``process_time``),
 whose inverse times two is what two dedicated cores reach if the work splits
-evenly (it does: blocks of 128 spectra are independent). On a shared machine
+evenly (it does: blocks of 32 spectra are independent). On a shared machine
 the load average, printed too, moves the wall-clock figure far more than the
 CPU-time one.
 

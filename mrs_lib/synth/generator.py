@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,7 @@ PriorKind = Literal["sobol", "uniform", "phantom", "invivo"]
 
 #: Spectra per block: each block has its own child generator, so results do not
 #: depend on the number of worker threads.
-BLOCK_SIZE = 128
+BLOCK_SIZE = 32
 
 
 # ============================================================================ grid transform
@@ -144,26 +145,65 @@ class GridTransform:
         self.kernel = sfft.fft(h).astype(np.complex64)
         self.post = chirp(k, -1).astype(np.complex64)
 
+    # scratch buffers are per thread (the generator runs blocks in threads) and are
+    # reused, so the large FFT input is not a fresh, page-faulting allocation each time
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_local", None)
+        return state
+
+    def _scratch(self, shape: tuple[int, ...]) -> np.ndarray:
+        local = self.__dict__.get("_local")
+        if local is None:
+            local = self.__dict__.setdefault("_local", threading.local())
+        buf = getattr(local, "buf", None)
+        size = int(np.prod(shape))
+        if buf is None or buf.size < size:
+            buf = np.empty(size, dtype=np.complex64)
+            local.buf = buf
+        return buf[:size].reshape(shape)
+
+    @staticmethod
+    def _fill(out: np.ndarray, x: np.ndarray, weight: np.ndarray | None) -> None:
+        """``out = x * weight`` (complex64; a real float32 weight is fine too)."""
+        if weight is None:
+            out[...] = x
+        else:
+            np.multiply(x, weight, out=out)
+
+    def _finish(self, buf: np.ndarray) -> np.ndarray:
+        y = sfft.fft(buf, axis=-1, workers=1, overwrite_x=True)
+        y *= self.kernel
+        z = sfft.ifft(y, axis=-1, workers=1, overwrite_x=True)
+        return np.multiply(z[..., : self.n_points], self.post)
+
     def prechirped(
         self, x: np.ndarray, weight: np.ndarray | None = None, add: np.ndarray | None = None
     ) -> np.ndarray:
         """Transform ``x * weight + add``, all already multiplied by :attr:`pre`.
 
-        ``x`` complex64 ``[..., T]``; ``weight`` broadcasts to it; returns ``[..., M]``.
+        ``x`` complex64 ``[..., T]``; ``weight`` (real or complex) broadcasts to it;
+        returns ``[..., M]``.
         """
         T = self.n_time
-        buf = np.empty((*x.shape[:-1], self.L), dtype=np.complex64)
+        buf = self._scratch((*x.shape[:-1], self.L))
         buf[..., T:] = 0
-        if weight is None:
-            buf[..., :T] = x
-        else:
-            np.multiply(x, weight, out=buf[..., :T])
+        self._fill(buf[..., :T], x, weight)
         if add is not None:
             buf[..., :T] += add
-        y = sfft.fft(buf, axis=-1, workers=1, overwrite_x=True)
-        y *= self.kernel
-        z = sfft.ifft(y, axis=-1, workers=1, overwrite_x=True)
-        return np.multiply(z[..., : self.n_points], self.post)
+        return self._finish(buf)
+
+    def prechirped_pair(
+        self, x: np.ndarray, weight: np.ndarray | None, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(Z(x * weight), Z(noise))`` for ``x, noise [n, a, T]`` in one FFT pass over ``[n, 2a, L]``."""
+        T, a = self.n_time, x.shape[-2]
+        buf = self._scratch((x.shape[0], 2 * a, self.L))
+        buf[..., T:] = 0
+        self._fill(buf[:, :a, :T], x, weight)
+        buf[:, a:, :T] = noise
+        out = self._finish(buf)
+        return out[:, :a], out[:, a:]
 
     def white(self, w: np.ndarray) -> np.ndarray:
         """Transform circular white noise (distributionally identical to ``self(w)``)."""
@@ -708,22 +748,6 @@ class Synthesizer:
         ]
 
     # ------------------------------------------------------------------ one block
-    @property
-    def fast_noise(self) -> bool:
-        """Noise added before the transform (2 transforms per spectrum instead of 4).
-
-        Used when no clean copy is wanted, the noise is relative to max |FID|
-        and nothing acts on the grid: then ``Z(signal) + Z(noise) = Z(signal +
-        noise)`` and the noisy spectra equal those of the 4-transform path.
-        """
-        noise = self.config.noise
-        return (
-            not self.config.keep_clean
-            and noise is not None
-            and noise.mode == "relative"
-            and not self.stages["grid"]
-        )
-
     def run_state(self, state: SynthState, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Run every stage on ``state``; return the drawn parameters."""
         params: dict[str, np.ndarray] = {}
@@ -733,14 +757,17 @@ class Synthesizer:
         for stage in ("signal", "time"):
             for aug in self.stages[stage]:
                 params.update(aug(state, rng))
-        if self.fast_noise:
-            noise = self.config.noise
-            assert noise is not None
+        noise = self.config.noise
+        if noise is not None and noise.mode == "relative" and not self.stages["grid"]:
+            # sigma is known before the transform and nothing acts on the grid: draw the
+            # noise now (the same draws, in the same order, as the Noise stage would make)
+            # and transform it in the same FFT pass; without a clean copy add it to the
+            # signal first, Z(s) + Z(n) = Z(s + n), which halves the transforms
             p = noise.draw(rng, state.n)
             state.sigma = noise.sigma(state, p)
             white = complex_normal(rng, (state.n, 2, state.plan.n_time))
             white *= state.sigma[..., np.newaxis]
-            state.transform(noise=white)
+            state.transform(noise=white, separate=self.config.keep_clean)
             params.update(p)
             return params
         state.transform()
@@ -750,12 +777,12 @@ class Synthesizer:
             params.update(aug(state, rng))
         return params
 
-    def _block(self, conc: np.ndarray, grid_idx: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    def _block(
+        self, conc: np.ndarray, grid_idx: np.ndarray, rng: np.random.Generator, x: np.ndarray, clean: np.ndarray | None
+    ) -> dict[str, Any]:
+        """Synthesise one block into the output views ``x`` and ``clean``."""
         n = conc.shape[0]
         cfg = self.config
-        rows = len(cfg.channels)
-        x = np.empty((n, rows, cfg.n_points), dtype=np.float32)
-        clean = np.empty_like(x) if cfg.keep_clean else None
         snr = np.empty(n)
         scale = np.empty(n)
         sig = np.zeros((n, 2))
@@ -782,7 +809,7 @@ class Synthesizer:
                     params[k] = np.zeros((n, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
                 params[k][sel] = v
         params["sigma_off"], params["sigma_on"] = sig[:, 0], sig[:, 1]
-        return {"x": x, "clean": clean, "snr": snr, "scale": scale, "params": params}
+        return {"snr": snr, "scale": scale, "params": params}
 
     # ------------------------------------------------------------------ public
     def generate(
@@ -810,15 +837,19 @@ class Synthesizer:
         grid_idx = rng.integers(len(self.plans), size=n) if len(self.plans) > 1 else np.zeros(n, dtype=int)
         starts = list(range(0, n, BLOCK_SIZE))
         child = rng.spawn(len(starts))
-        jobs = [(conc[s : s + BLOCK_SIZE], grid_idx[s : s + BLOCK_SIZE], r) for s, r in zip(starts, child, strict=True)]
+        x = np.empty((n, len(cfg.channels), cfg.n_points), dtype=np.float32)
+        clean = np.empty_like(x) if cfg.keep_clean else None
+        jobs = [
+            (conc[s : s + BLOCK_SIZE], grid_idx[s : s + BLOCK_SIZE], r, x[s : s + BLOCK_SIZE],
+             None if clean is None else clean[s : s + BLOCK_SIZE])
+            for s, r in zip(starts, child, strict=True)
+        ]
         nw = default_workers() if workers is None else max(1, int(workers))
         if nw > 1 and len(jobs) > 1:
             with ThreadPoolExecutor(max_workers=min(nw, len(jobs))) as pool:
                 parts = list(pool.map(lambda j: self._block(*j), jobs))
         else:
             parts = [self._block(*j) for j in jobs]
-        x = np.concatenate([p["x"] for p in parts])
-        clean = np.concatenate([p["clean"] for p in parts]) if cfg.keep_clean else None
         params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
         return SynthBatch(
             x=x,
