@@ -138,3 +138,11 @@ def test_tarquin_fit_bad_files(tmp_path, text, field) -> None:
     p.write_text(text)
     with pytest.raises(MRSFormatError, match=field):
         load_tarquin_fit(p)
+
+
+def test_works_with_torch_dataloader(basis) -> None:
+    """DataLoader fetches whole batches through __getitems__ and collates them unchanged."""
+    ds = SynthDataset(basis, 64, seed=2)
+    x, y, clean = next(iter(torch.utils.data.DataLoader(ds, batch_size=16, shuffle=False)))
+    assert x.shape == (16, 2, 2048) and y.shape == (16, 5) and clean.shape == (16, 2, 2048)
+    assert torch.equal(x[5], ds[5][0])
