@@ -502,11 +502,15 @@ def search_data(n: int | None = None, *, seed: int = 0, synth: str = "paper",
 
 # --------------------------------------------------------------------------- storage
 def default_storage(family: str, directory: str | os.PathLike[str] | None = None) -> str:
-    """``sqlite:///<dir>/search-<family>.db`` in the user artifact directory (or ``directory``)."""
+    """``sqlite:///<dir>/studies/<family>.db``, ``<dir>`` the user artifact directory by default.
+
+    The working database lives in a sub-folder so that it never shadows a
+    shipped study of the same name (``search-<family>.db``, see :func:`export_study`).
+    """
     from .artifacts import user_dir
 
     d = Path(directory) if directory is not None else user_dir()
-    return storage_url(d / f"search-{family}.db")
+    return storage_url(d / "studies" / f"{family}.db")
 
 
 def storage_url(storage: str | os.PathLike[str]) -> str:

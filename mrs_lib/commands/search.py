@@ -18,7 +18,7 @@ def _search(p: argparse.ArgumentParser):
                    help="total trials the study should hold (finished or running, all workers together)")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (sqlite:///f.db, postgresql://user@host/db) or an SQLite "
-                        "file path; default: search-<model>.db in the artifact directory")
+                        "file path; default: studies/<model>.db in the artifact directory")
     p.add_argument("--study", default=None, help="study name (default <model>-<space>); resumed if it exists")
     p.add_argument("--space", choices=SEARCH_SPACES, default="cpu", help="search space (default cpu)")
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="sampler (default tpe)")
