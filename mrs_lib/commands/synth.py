@@ -38,6 +38,18 @@ def _synth(p: argparse.ArgumentParser):
         config = SynthConfig.preset(args.augment)
         if args.no_clean:
             config = config.replace(keep_clean=False)
+        if config.grids is not None:
+            import sys
+
+            from ..synth.generator import feasible_grids
+
+            skipped = [g for g in config.grids if g not in feasible_grids(basis, config.grids)]
+            if skipped:
+                print(
+                    f"note: acquisition grids {skipped} cannot be made from this basis by exact "
+                    "decimation and are skipped (simulate the basis at 20000 Hz for all of them)",
+                    file=sys.stderr,
+                )
         from tqdm.auto import tqdm
 
         with tqdm(total=args.n, unit="spectra", disable=args.quiet or args.n < 20_000) as bar:
