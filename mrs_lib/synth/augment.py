@@ -143,6 +143,8 @@ class SynthState:
         self.ref_amplitude: np.ndarray | None = None  # [n, 2] max |FID| of the metabolites
         self.peak_off: np.ndarray | None = None  # [n] tallest |OFF| metabolite line on the grid
         self.sigma: np.ndarray | None = None  # [n, 2] time-domain noise SD per component
+        #: transform noise exactly (False: at a decimated rate, see generator.GridNoise)
+        self.exact_noise = True
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -679,9 +681,12 @@ class Noise(Augmentation):
         if rng is None:
             raise MRSDataError("Noise.apply needs an rng for the noise realisation")
         sigma = self.sigma(state, params)
-        white = complex_normal(rng, (state.n, 2, state.plan.n_time))
-        state.noise = state.plan.gt.white(white)
-        state.noise *= sigma[..., np.newaxis]
+        if state.exact_noise:
+            white = complex_normal(rng, (state.n, 2, state.plan.n_time))
+            state.noise = state.plan.gt.white(white)
+            state.noise *= sigma[..., np.newaxis]
+        else:
+            state.noise = state.plan.noise(rng, (state.n, 2), sigma)
         state.sigma = sigma
 
 
