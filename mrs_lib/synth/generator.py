@@ -297,7 +297,7 @@ class GridNoise:
     time mismatch. :attr:`max_corr_error` is the largest difference over every
     pair of grid points as a fraction of the per-bin variance, computed here;
     ``P`` is the smallest fast length keeping it below :data:`NOISE_CORR_TOL`
-    (neighbouring points agree to ~1e-4). ``ok`` is False when no ``P <= 4 M``
+    (on the FID-A grid: 0.13 % at lag 1, median 0.17 %, 0.49 % at the far ends). ``ok`` is False when no ``P <= 4 M``
     does (a window nearly as wide as the band): use the exact transform then.
     """
 
