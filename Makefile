@@ -51,8 +51,10 @@ test: lint
 
 # MRS_STATIC_WIDGETS=1: mrs_lib.widgets.explore precomputes its views, so sliders stay
 # interactive in the static pages (book/_ext/offline_widgets.py sets it for any build too).
+# --all: Sphinx would otherwise skip unchanged sources and keep pages executed at another
+# MRS_SCALE (jupyter-cache and Sphinx key on the source, not on the environment).
 book: $(STAMP)
-	MRS_SCALE=$(MRS_SCALE) MRS_STATIC_WIDGETS=1 timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . -W --keep-going
+	MRS_SCALE=$(MRS_SCALE) MRS_STATIC_WIDGETS=1 timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . --all -W --keep-going
 
 # The intro page (book/intro.md) holds a teaching widget; pages keep their book/ subfolder.
 BROWSER_PAGE ?= _build/html/book/intro.html
