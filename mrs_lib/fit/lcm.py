@@ -34,11 +34,7 @@ concentration on its bound gets 999.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +43,7 @@ import scipy.fft as sfft
 from scipy.interpolate import BSpline
 from scipy.optimize import least_squares, nnls
 
+from .._threads import blas_threads
 from ..errors import MRSDataError
 from ..sim.basis import Basis
 from ..spectrum import Spectrum
@@ -63,64 +60,6 @@ DEFAULT_PPM_RANGE: dict[str, tuple[float, float]] = {
 }
 
 _FOUR_LN2 = 4.0 * np.log(2.0)
-
-
-@functools.lru_cache(maxsize=1)
-def _openblas_handles() -> list[tuple[Any, Any]]:
-    """(get, set) thread-count functions of every OpenBLAS loaded in this process (Linux)."""
-    handles = []
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = {ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln}
-    except OSError:
-        return handles
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for stem in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"{stem}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{stem}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    handles.append((get, put))
-                    break
-            else:
-                continue
-            break
-    return handles
-
-
-@contextlib.contextmanager
-def blas_threads(n: int | None) -> Iterator[None]:
-    """Limit BLAS threads to ``n`` inside the block (``None``: leave them alone).
-
-    A fit is a sequence of small dense problems (SVDs of ~1000 x 15 matrices)
-    where thread start-up costs more than it saves: measured here, 2 OpenBLAS
-    threads made a fit 5x slower than 1. Uses ``threadpoolctl`` when installed,
-    else OpenBLAS's own setter through ctypes (Linux); a no-op elsewhere.
-    """
-    if n is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=n, user_api="blas"):
-            yield
-        return
-    handles = _openblas_handles() if sys.platform.startswith("linux") else []
-    before = [int(get()) for get, _put in handles]
-    for _get, put in handles:
-        put(int(n))
-    try:
-        yield
-    finally:
-        for (_get, put), k in zip(handles, before, strict=True):
-            put(k)
 
 
 @dataclass(frozen=True)

@@ -31,17 +31,13 @@ acquisition).
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Literal, get_args
 
 import numpy as np
 
+from .._threads import blas_threads
 from ..errors import MRSDataError
 from ..types import WATER_PPM
 from .pulses import (
@@ -69,50 +65,6 @@ RefocusShape = Literal["optimized", "sinc"]
 
 #: Which sub-experiment: edit pulses at ``edit_on_ppm`` / ``edit_off_ppm``, or none (PRESS).
 EditMode = Literal["on", "off", "press"]
-
-
-# ------------------------------------------------------------------ BLAS threads
-@cache
-def _openblas_controls() -> tuple[tuple[object, object], ...]:
-    """``(get, set)`` thread-count functions of the OpenBLAS copies numpy and scipy loaded."""
-    import numpy
-    import scipy
-
-    found = []
-    for pkg in (numpy, scipy):
-        libdir = os.path.join(os.path.dirname(os.path.dirname(pkg.__file__)), f"{pkg.__name__}.libs")
-        for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for get, put in (
-                ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-                ("openblas_get_num_threads", "openblas_set_num_threads"),
-            ):
-                if hasattr(lib, get) and hasattr(lib, put):
-                    found.append((getattr(lib, get), getattr(lib, put)))
-                    break
-    return tuple(found)
-
-
-@contextmanager
-def blas_threads(n: int = 1) -> Iterator[None]:
-    """Temporarily limit OpenBLAS to ``n`` threads (no-op where it cannot be found).
-
-    The simulator multiplies many small (<= 64 x 64) matrices; multi-threaded
-    BLAS only adds overhead there and collapses when the cores are busy.
-    """
-    controls = _openblas_controls()
-    old = [int(get()) for get, _set in controls]  # type: ignore[operator]
-    for _get, put in controls:
-        put(int(n))  # type: ignore[operator]
-    try:
-        yield
-    finally:
-        for (_get, put), k in zip(controls, old, strict=True):
-            put(k)  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------ line lists
