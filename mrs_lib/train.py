@@ -53,6 +53,7 @@ STATE_FORMAT = "mrs_lib.train-state/1"
 
 Monitor = Literal["val_mae", "val_loss"]
 Loss = Literal["auto", "mse", "huber"]
+Schedule = Literal["plateau", "cosine"]
 
 
 class TrainConfigError(MRSError, ValueError):
@@ -75,9 +76,14 @@ class TrainConfig:
     patience
         Early stopping: epochs without improvement of the monitored score
         before training stops (the best weights are restored).
+    schedule
+        ``"plateau"`` (the paper's: multiply the learning rate by
+        ``plateau_factor`` after ``plateau_patience`` stagnant epochs, not
+        below ``min_lr``) or ``"cosine"`` (half a cosine from ``lr`` in the
+        first epoch down to ``min_lr`` after ``max_epochs``; a pure function
+        of the epoch, so a fixed budget ends annealed and resumes exactly).
     plateau_patience, plateau_factor, min_lr
-        Multiply the learning rate by ``plateau_factor`` after
-        ``plateau_patience`` stagnant epochs, not below ``min_lr``.
+        Settings of the schedules (see ``schedule``).
     clip_norm
         Gradient clipping by global norm (``None`` = off).
     seed
@@ -117,6 +123,7 @@ class TrainConfig:
     batch_size: int = 64
     max_epochs: int = 200
     patience: int = 25
+    schedule: Schedule = "plateau"
     plateau_patience: int = 20
     plateau_factor: float = 0.5
     min_lr: float = 1e-7
@@ -155,6 +162,7 @@ class TrainConfig:
         check(self.loss in ("auto", "mse", "huber"), "loss", "'auto', 'mse' or 'huber'")
         check(self.huber_delta > 0, "huber_delta", "a positive number")
         check(self.monitor in ("val_mae", "val_loss"), "monitor", "'val_mae' or 'val_loss'")
+        check(self.schedule in ("plateau", "cosine"), "schedule", "'plateau' or 'cosine'")
         check(self.max_time_s is None or self.max_time_s > 0, "max_time_s", "a positive number or None")
         check(self.num_threads is None or self.num_threads >= 1, "num_threads", "an integer >= 1 or None")
         check(self.epoch_size is None or self.epoch_size >= 1, "epoch_size", "an integer >= 1 or None")
@@ -163,6 +171,12 @@ class TrainConfig:
     def effective_lr(self) -> float:
         """The learning rate actually used (see ``lr``)."""
         return self.lr if self.lr is not None else 1e-4 * self.batch_size / 16
+
+    def cosine_lr(self, epoch: int) -> float:
+        """Learning rate of (0-based) ``epoch`` under ``schedule="cosine"``."""
+        frac = min(epoch / self.max_epochs, 1.0)
+        lo = min(self.min_lr, self.effective_lr)
+        return lo + (self.effective_lr - lo) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
     def quant_weight(self, epoch: int) -> float:
         """YAE quantifier weight in (0-based) ``epoch``: linear ramp, then constant."""
@@ -555,6 +569,9 @@ def train_model(
     else:
         for epoch in range(start_epoch, tcfg.max_epochs):
             t0 = time.perf_counter()
+            if tcfg.schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = tcfg.cosine_lr(epoch)
             model.train()
             qw = _quant_weight(name, tcfg, epoch)
             gen = torch.Generator().manual_seed(tcfg.seed * 100_003 + epoch)
@@ -597,7 +614,8 @@ def train_model(
                     _write_best(model, name, model_cfg_dict, best_state, best_path, tcfg, metrics, meta_d)
             else:
                 bad += 1
-            sched.step(score)
+            if tcfg.schedule == "plateau":
+                sched.step(score)
             if ckdir is not None:
                 _write_state(ckdir, name, model_cfg_dict, model, opt, sched, best_state,
                              best_score, best_epoch, bad, history, epoch + 1)

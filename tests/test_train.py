@@ -125,6 +125,25 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
                     checkpoint_dir=tmp_path / "b", progress=False)
 
 
+def test_cosine_schedule_anneals_from_lr_to_min_lr_and_resumes_exactly(tmp_path: Path) -> None:
+    cfg = {**FAST, "max_epochs": 4, "schedule": "cosine", "min_lr": 1e-5}
+    tc = TrainConfig(**cfg)
+    # half a cosine: lr at epoch 0, the midpoint at max_epochs / 2, min_lr at the end
+    assert tc.cosine_lr(0) == pytest.approx(3e-3)
+    assert tc.cosine_lr(2) == pytest.approx((3e-3 + 1e-5) / 2)
+    assert tc.cosine_lr(4) == pytest.approx(1e-5)
+    assert all(tc.cosine_lr(e) > tc.cosine_lr(e + 1) for e in range(4))
+    full = train_model("cnn", "tiny", tc, TRAIN, VAL, checkpoint_dir=tmp_path / "a", progress=False)
+    assert [h["lr"] for h in full.history] == pytest.approx([tc.cosine_lr(e) for e in range(4)])
+    # the schedule is a function of the epoch, so an interrupted run resumes bit for bit
+    train_model("cnn", "tiny", TrainConfig(**{**cfg, "max_time_s": 1e-9}), TRAIN, VAL,
+                checkpoint_dir=tmp_path / "b", progress=False)
+    resumed = train_model("cnn", "tiny", tc, TRAIN, VAL, checkpoint_dir=tmp_path / "b", progress=False)
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+    with pytest.raises(TrainConfigError, match="schedule"):
+        TrainConfig(schedule="step")  # type: ignore[arg-type]
+
+
 def test_early_stopping_restores_the_best_epoch() -> None:
     # a learning rate far too large makes validation worse after the first epochs
     res = train_model("cnn", "tiny", TrainConfig(**{**FAST, "max_epochs": 30, "patience": 2, "lr": 0.5}),
@@ -174,10 +193,12 @@ def test_mrs_train_and_evaluate_print_the_metrics(
     data_file("isbi-fida-megapress/GABA_ON.mat")  # skip when the external basis is absent
     out = tmp_path / "run"
     assert main(["train", "--model", "yae", "--scale", "tiny", "--basis", "fida", "--n-train", "64",
-                 "--n-val", "32", "--epochs", "1", "--out", str(out), "--no-progress",
-                 "--export", "yae-toy.pt"]) == 0
+                 "--n-val", "32", "--epochs", "2", "--out", str(out), "--no-progress",
+                 "--schedule", "cosine", "--min-lr", "1e-6", "--export", "yae-toy.pt"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["epochs"] == 1 and summary["basis"] == "fida"
+    assert summary["epochs"] == 2 and summary["basis"] == "fida"
+    history = json.loads((out / "history.json").read_text())
+    assert [h["lr"] for h in history] == pytest.approx([4e-4, (4e-4 + 1e-6) / 2])
     assert main(["evaluate", "--checkpoint", str(out / "yae-toy.pt"), "--n", "50", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["metabolites"] == ["Cr", "GABA", "Gln", "Glu", "NAA"]

@@ -76,6 +76,11 @@ def _train(p: argparse.ArgumentParser):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, help="learning rate (default 1e-4 x batch/16)")
     p.add_argument("--patience", type=int, default=25, help="early-stopping patience (epochs)")
+    p.add_argument("--schedule", default="plateau", choices=["plateau", "cosine"],
+                   help="learning-rate schedule: the paper's plateau halving, or a cosine over --epochs")
+    p.add_argument("--plateau-patience", type=int, default=20,
+                   help="plateau schedule: stagnant epochs before the learning rate halves")
+    p.add_argument("--min-lr", type=float, default=1e-7, help="floor of the learning rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", default="auto")
@@ -94,7 +99,8 @@ def _train(p: argparse.ArgumentParser):
             lr=args.lr, batch_size=args.batch_size, max_epochs=args.epochs or epochs,
             patience=args.patience, seed=args.seed, device=args.device,
             max_time_s=args.max_time, num_threads=args.threads, epoch_size=args.epoch_size,
-            quant_weight_epochs=args.ramp_epochs,
+            quant_weight_epochs=args.ramp_epochs, schedule=args.schedule,
+            plateau_patience=args.plateau_patience, min_lr=args.min_lr,
         )
         train = synthesize(n_train, args.seed, args.synth, args.basis, cache_dir=args.data_cache)
         val = synthesize(n_val, args.seed + 1, args.synth, args.basis, cache_dir=args.data_cache)
