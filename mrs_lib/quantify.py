@@ -449,28 +449,14 @@ def read_spectra(path: str | Any) -> tuple[EditedSpectra, np.ndarray | None]:
     """
     from pathlib import Path
 
+    from ._npz import open_npz, spectrum_header
     from .errors import MRSFormatError
     from .spectrum import Spectrum
 
     p = Path(path)
     if p.suffix == ".npz":
-        try:
-            npz = np.load(p, allow_pickle=False)
-        except FileNotFoundError:
-            raise MRSFormatError(p, "file", "an existing .npz file", "no such file") from None
-        except Exception as exc:
-            raise MRSFormatError(p, "file", "a numpy .npz archive", str(exc)) from None
-        with npz:
-            for key in ("fid_off", "fid_on", "dwell_s", "larmor_mhz"):
-                if key not in npz.files:
-                    raise MRSFormatError(p, key, "present in an edited-spectra .npz", "missing")
-            te = float(npz["te_ms"]) if "te_ms" in npz.files else float("nan")
-            common = dict(
-                dwell_s=float(npz["dwell_s"]),
-                larmor_mhz=float(npz["larmor_mhz"]),
-                ppm_reference=float(npz["ppm_reference"]) if "ppm_reference" in npz.files else 4.65,
-                te_ms=te if np.isfinite(te) else None,
-            )
+        with open_npz(p, ("fid_off", "fid_on", "dwell_s", "larmor_mhz"), "edited-spectra") as npz:
+            common = spectrum_header(npz)
             spectra = EditedSpectra(off=Spectrum(npz["fid_off"], **common), on=Spectrum(npz["fid_on"], **common))
             truth = np.asarray(npz["concentrations"]) if "concentrations" in npz.files else None
         return spectra, truth

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._npz import open_npz, spectrum_header
 from ..errors import MRSDataError, MRSFormatError
 from ..spectrum import EditedSpectra, Spectrum
 from ..types import METABOLITES, EditState, Metabolite
@@ -178,16 +179,7 @@ class Basis:
     def load_npz(cls, path: str | Path) -> Basis:
         """Read a basis written by :meth:`save_npz` or ``mrs simulate``."""
         path = Path(path)
-        try:
-            npz = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise MRSFormatError(path, "file", "an existing .npz basis file", "no such file") from None
-        except Exception as exc:
-            raise MRSFormatError(path, "file", "a numpy .npz archive", str(exc)) from None
-        with npz:
-            missing = [k for k in _NPZ_REQUIRED if k not in npz.files]
-            if missing:
-                raise MRSFormatError(path, missing[0], "present in the basis .npz", "missing")
+        with open_npz(path, _NPZ_REQUIRED, "basis") as npz:
             names = tuple(str(m) for m in np.atleast_1d(npz["metabolites"]))
             fid_on, fid_off = np.asarray(npz["fid_on"]), np.asarray(npz["fid_off"])
             for key, arr in (("fid_on", fid_on), ("fid_off", fid_off)):
@@ -195,14 +187,8 @@ class Basis:
                     raise MRSFormatError(
                         path, key, f"shape ({len(names)}, n_points)", f"shape {arr.shape}"
                     )
-            te = float(npz["te_ms"]) if "te_ms" in npz.files else float("nan")
             params = json.loads(str(npz["params_json"])) if "params_json" in npz.files else {}
-            common = dict(
-                dwell_s=float(npz["dwell_s"]),
-                larmor_mhz=float(npz["larmor_mhz"]),
-                ppm_reference=float(npz["ppm_reference"]),
-                te_ms=None if not np.isfinite(te) else te,
-            )
+            common = spectrum_header(npz)
             lw = float(npz["lw_hz"]) if "lw_hz" in npz.files else 0.0
         try:
             return cls(names, Spectrum(fid_on, **common), Spectrum(fid_off, **common), lw, params)
