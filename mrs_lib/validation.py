@@ -184,14 +184,7 @@ def series_bases(
     from .sim.basis import basis_from_lines, simulate_lines
     from .sim.presets import get_preset
 
-    pre = get_preset(preset)
-    changes: dict[str, Any] = {}
-    if refocusing is not None:
-        changes["refocusing"] = refocusing
-    if grid_points is not None:
-        changes["grid_points"] = int(grid_points)
-    if changes:
-        pre = pre.replace(**changes)
+    pre = get_preset(preset, refocusing=refocusing, grid_points=grid_points)
     lines = simulate_lines(pre, progress=progress)
     cache: dict[tuple[float, int], Basis] = {}
 

@@ -93,3 +93,15 @@ def test_fida_reference_lines_where_physics_puts_them(data_file: Callable[[str],
     diff = fine.diff.spectrum()[b.index("GABA")].real
     window = (ppm > 2.5) & (ppm < 3.5)
     assert 2.9 < ppm[window][np.argmax(diff[window])] < 3.1
+
+
+def test_get_preset_overrides_refocusing_and_grid_without_touching_the_preset() -> None:
+    from mrs_lib.sim import get_preset
+
+    base = get_preset("paper")
+    pre = get_preset("paper", refocusing="ideal", grid_points=5)
+    assert (pre.sequence.refocusing, pre.sequence.grid_points) == ("ideal", 5)
+    assert (base.sequence.refocusing, base.sequence.grid_points) == ("shaped", 41)
+    assert get_preset(pre) is pre and get_preset("paper") is base
+    with pytest.raises(MRSDataError, match="expected one of"):
+        get_preset("nope")

@@ -382,14 +382,7 @@ def simulate_basis(
     broaden it with :meth:`Basis.broaden`. Chapter 1 of the book walks through
     the physics.
     """
-    pre = get_preset(preset)
-    changes: dict[str, Any] = {}
-    if grid_points is not None:
-        changes["grid_points"] = int(grid_points)
-    if refocusing is not None:
-        changes["refocusing"] = refocusing
-    if changes:
-        pre = pre.replace(**changes)
+    pre = get_preset(preset, refocusing=refocusing, grid_points=grid_points)
     lines = simulate_lines(pre, metabolites=metabolites, gaba=gaba, cache=cache, progress=progress)
     return basis_from_lines(lines, pre, n_points=n_points, params={"gaba": gaba})
 

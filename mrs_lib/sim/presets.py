@@ -142,14 +142,27 @@ PRESETS: dict[str, Preset] = {
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 
 
-def get_preset(name: str | Preset) -> Preset:
-    """The preset called ``name`` (a :class:`Preset` passes through)."""
+def get_preset(
+    name: str | Preset, *, refocusing: str | None = None, grid_points: int | None = None
+) -> Preset:
+    """The preset called ``name`` (a :class:`Preset` passes through).
+
+    ``refocusing`` (``"ideal"`` or ``"shaped"``) and ``grid_points`` (spatial
+    positions per axis), when given, override the preset's values.
+    """
     if isinstance(name, Preset):
-        return name
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise MRSDataError(f"preset {name!r}: expected one of {PRESET_NAMES}") from None
+        pre = name
+    else:
+        try:
+            pre = PRESETS[name]
+        except KeyError:
+            raise MRSDataError(f"preset {name!r}: expected one of {PRESET_NAMES}") from None
+    changes: dict[str, object] = {}
+    if refocusing is not None:
+        changes["refocusing"] = refocusing
+    if grid_points is not None:
+        changes["grid_points"] = int(grid_points)
+    return pre.replace(**changes) if changes else pre
 
 
 __all__ = ["PRESETS", "PRESET_NAMES", "Preset", "get_preset"]
