@@ -207,8 +207,7 @@ class SynthState:
             noise = None
         else:
             spec = gt.prechirped(sig, w, noise if self.water is None else None)
-        lo, hi = self.plan.peak_index
-        self.peak_off = np.abs(spec[:, 0, lo:hi]).max(axis=-1)
+        self.peak_off = self.plan.peak_off(spec)
         if self.water is not None:
             spec += gt.prechirped(self.water, w, noise)
         self.spec = spec

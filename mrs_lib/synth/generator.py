@@ -827,6 +827,12 @@ class GridPlan:
                 self._expansions[key] = LorentzianExpansion(self, *key)
             return self._expansions[key]
 
+    def peak_off(self, spec: np.ndarray) -> np.ndarray:
+        """Tallest ``|edit-OFF|`` point of grid spectra ``spec[n, 2, M]`` in the peak window ``[n]``
+        (the SNR's signal; one definition for the exact and the fast paths)."""
+        lo, hi = self.peak_index
+        return np.abs(spec[:, 0, lo:hi]).max(axis=-1)
+
     def _gaba_area(self) -> float:
         """Area of the GABA DIFF multiplet (2.85-3.2 ppm) at unit concentration, FFT-sum units."""
         spec = np.fft.fftshift(np.fft.fft(self.fids, axis=-1), axes=-1)
@@ -1052,8 +1058,7 @@ class Synthesizer:
             exp = plan.expansion(0.0, 0.0)
             lor = np.zeros(state.n)
         state.spec = exp.spectra(state.conc, lor)
-        lo, hi = plan.peak_index
-        state.peak_off = np.abs(state.spec[:, 0, lo:hi]).max(axis=-1)
+        state.peak_off = plan.peak_off(state.spec)
         noise = self.config.noise
         if noise is not None:
             if noise.mode == "relative":
