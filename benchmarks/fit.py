@@ -55,7 +55,9 @@ def networks(models: list[str]) -> list[tuple[quantify.NetworkQuantifier, bool]]
         have = set(artifacts.available())
         models = [m for m in SHIPPED if m in have]
     if models:
-        return [(quantify.NetworkQuantifier(m, name=str(m).removesuffix(".pt")), True) for m in models]
+        return [
+            (quantify.NetworkQuantifier(m, name=str(m).removesuffix(".pt")), True) for m in models
+        ]
     from mrs_lib.models import build_model
 
     return [
@@ -79,13 +81,17 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40, help="test spectra")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--basis", default="paper", help="simulate_basis preset, or 'fida'")
-    ap.add_argument("--model", action="append", default=[], help="trained network checkpoint (repeatable)")
+    ap.add_argument(
+        "--model", action="append", default=[], help="trained network checkpoint (repeatable)"
+    )
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     basis = load_basis(args.basis)
     test = quantify.paper_test_set(basis, args.n, args.seed)
-    print(f"basis {basis!r}; {args.n} test spectra (seed {args.seed}); setup {time.perf_counter() - t0:.1f} s")
+    print(
+        f"basis {basis!r}; {args.n} test spectra (seed {args.seed}); setup {time.perf_counter() - t0:.1f} s"
+    )
 
     rows = []
     methods: list[tuple[object, bool]] = [
@@ -97,7 +103,9 @@ def main() -> None:
     if lcmodel_available():
         methods.append((quantify.LCModelQuantifier(basis), True))
     else:
-        print("no LCModel binary on PATH or $LCMODEL: real LCModel skipped (see mrs_lib.fit.lcmodel.INSTALL_NOTE)")
+        print(
+            "no LCModel binary on PATH or $LCMODEL: real LCModel skipped (see mrs_lib.fit.lcmodel.INSTALL_NOTE)"
+        )
     methods += networks(args.model)
     for q, trained in methods:
         is_net = isinstance(q, quantify.NetworkQuantifier)
@@ -105,7 +113,9 @@ def main() -> None:
         s = quantify.score(r, test.concentrations)
         s["trained"] = trained
         if is_net:  # latency of one spectrum at a time, for the per-fit comparison
-            one = [q.quantify(a).seconds for a in list(quantify.iter_acquisitions(test.spectra))[:10]]
+            one = [
+                q.quantify(a).seconds for a in list(quantify.iter_acquisitions(test.spectra))[:10]
+            ]
             s["single_per_s"] = 1.0 / float(np.median(one))
         rows.append(s)
 
@@ -117,15 +127,20 @@ def main() -> None:
     print("|" + "---|" * (len(names) + 4))
     for s in rows:
         mae = " | ".join(
-            "-" if (not s["trained"] or np.isnan(s["mae"][m])) else f"{s['mae'][m]:.3f}" for m in names
+            "-" if (not s["trained"] or np.isnan(s["mae"][m])) else f"{s['mae'][m]:.3f}"
+            for m in names
         )
         gcr = f"{s['gaba_cr_mae']:.3f}" if s["trained"] else "-"
-        print(f"| {s['method']} | {mae} | {gcr} | {s['spectra_per_s']:.3g} | {s['spectra_per_s'] / ref:.3g} |")
+        print(
+            f"| {s['method']} | {mae} | {gcr} | {s['spectra_per_s']:.3g} | {s['spectra_per_s'] / ref:.3g} |"
+        )
     nets = [s for s in rows if "single_per_s" in s]
     if nets:
         print("\nOne spectrum at a time (batch 1):")
         for s in nets:
-            print(f"  {s['method']}: {s['single_per_s']:.3g} spectra/s = {s['single_per_s'] / ref:.3g} x lcm")
+            print(
+                f"  {s['method']}: {s['single_per_s']:.3g} spectra/s = {s['single_per_s'] / ref:.3g} x lcm"
+            )
 
 
 if __name__ == "__main__":

@@ -86,7 +86,13 @@ def naive_part(part: SpinPart, seq: MegaPress, mode: str) -> LineList:
 
 
 def edit_efficiencies(basis, seq: MegaPress) -> dict[str, dict[str, float]]:
-    windows = {"GABA": (2.85, 3.2), "Glu": (3.6, 3.9), "Gln": (3.6, 3.9), "NAA": (1.9, 2.1), "Cr": (2.85, 3.2)}
+    windows = {
+        "GABA": (2.85, 3.2),
+        "Glu": (3.6, 3.9),
+        "Gln": (3.6, 3.9),
+        "NAA": (1.9, 2.1),
+        "Cr": (2.85, 3.2),
+    }
     b = basis.broaden(2.0)
     out = {}
     for met, (lo, hi) in windows.items():
@@ -106,15 +112,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", type=int, default=41, help="positions per axis for the full basis")
     ap.add_argument("--naive-met", default="Glu", help="metabolite of the naive comparison")
-    ap.add_argument("--naive-grid", type=int, default=5, help="positions per axis, naive comparison")
+    ap.add_argument(
+        "--naive-grid", type=int, default=5, help="positions per axis, naive comparison"
+    )
     args = ap.parse_args()
 
     pre = get_preset("paper")
     t0, c0 = time.perf_counter(), time.process_time()
     basis = simulate_basis(pre, grid_points=args.grid, cache=False, progress=False)
     full_s, full_cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(f"full basis, paper preset, {args.grid} positions/axis, 5 metabolites ON+OFF: "
-          f"{full_s:.1f} s wall, {full_cpu:.1f} s CPU (goal < 60 s on 2 cores)")
+    print(
+        f"full basis, paper preset, {args.grid} positions/axis, 5 metabolites ON+OFF: "
+        f"{full_s:.1f} s wall, {full_cpu:.1f} s CPU (goal < 60 s on 2 cores)"
+    )
 
     seq = pre.replace(grid_points=args.naive_grid).sequence
     part = spin_system(args.naive_met).parts[0]
@@ -126,19 +136,27 @@ def main() -> None:
         slow = {mode: naive_part(part, seq, mode) for mode in ("off", "on")}
         naive_s = time.process_time() - c0
     err = max(
-        np.abs(fast[m].fid(pre.n_points, pre.dwell_s) - slow[m].fid(pre.n_points, pre.dwell_s)).max()
+        np.abs(
+            fast[m].fid(pre.n_points, pre.dwell_s) - slow[m].fid(pre.n_points, pre.dwell_s)
+        ).max()
         for m in ("off", "on")
     )
     scale = np.abs(fast["off"].fid(pre.n_points, pre.dwell_s)).max()
-    print(f"small case ({args.naive_met} {part.n_spins} spins, {args.naive_grid} positions/axis, ON+OFF): "
-          f"library {fast_s:.2f} s CPU, naive per-step expm {naive_s:.2f} s CPU, speed-up {naive_s / fast_s:.0f}x, "
-          f"max |FID difference| / max|FID| = {err / scale:.1e}")
+    print(
+        f"small case ({args.naive_met} {part.n_spins} spins, {args.naive_grid} positions/axis, ON+OFF): "
+        f"library {fast_s:.2f} s CPU, naive per-step expm {naive_s:.2f} s CPU, speed-up {naive_s / fast_s:.0f}x, "
+        f"max |FID difference| / max|FID| = {err / scale:.1e}"
+    )
     g = args.naive_grid
-    print(f"  (the naive cost grows as grid^2, the library's as 2 * grid: at {args.grid} positions/axis "
-          f"the naive engine would need ~{naive_s * (args.grid / g) ** 2 / 60:.0f} min CPU for this part "
-          f"alone - an extrapolation, not a measurement)")
+    print(
+        f"  (the naive cost grows as grid^2, the library's as 2 * grid: at {args.grid} positions/axis "
+        f"the naive engine would need ~{naive_s * (args.grid / g) ** 2 / 60:.0f} min CPU for this part "
+        f"alone - an extrapolation, not a measurement)"
+    )
 
-    print("edit efficiencies (2 Hz, window integral / pulse-acquire of the same window; DIFF = ON - OFF):")
+    print(
+        "edit efficiencies (2 Hz, window integral / pulse-acquire of the same window; DIFF = ON - OFF):"
+    )
     for met, vals in edit_efficiencies(basis, pre.sequence).items():
         print(f"  {met:5s} " + "  ".join(f"{k}={v:+.3f}" for k, v in vals.items()))
 

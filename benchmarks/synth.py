@@ -67,8 +67,10 @@ def main() -> None:
     else:
         basis = singlet_basis()
     print(f"basis: {basis}")
-    print(f"cpus available: {len(os.sched_getaffinity(0))}, workers: {args.workers}, "
-          f"load average: {os.getloadavg()[0]:.2f}")
+    print(
+        f"cpus available: {len(os.sched_getaffinity(0))}, workers: {args.workers}, "
+        f"load average: {os.getloadavg()[0]:.2f}"
+    )
 
     # building blocks, single thread
     gt = grid_transform(basis.n_points, basis.dwell_s, basis.larmor_mhz, basis.on.ppm_reference)
@@ -77,13 +79,19 @@ def main() -> None:
     rate = best_rate(lambda: gt.prechirped(x), 256, args.repeats)
     print(f"chirp-z (FFT+IFFT, L={gt.L}), 1 thread:       {1e6 / rate:7.1f} us per transform")
     rate = best_rate(lambda: complex_normal(rng, (256, basis.n_points)), 256, args.repeats)
-    print(f"complex normal noise x {basis.n_points}, 1 thread:   {1e6 / rate:7.1f} us per acquisition")
+    print(
+        f"complex normal noise x {basis.n_points}, 1 thread:   {1e6 / rate:7.1f} us per acquisition"
+    )
 
     plan = Synthesizer(basis, "paper").plans[0]
     exp, gn = plan.expansion(0.0, 8.0), plan.noise
-    print(f"fast clean: Chebyshev terms {exp.n_terms} per metabolite, error bound {exp.max_error:.1e} of the peak")
-    print(f"fast noise: {gn.n_time} samples -> FFT {gn.fft_len} (exact chirp-z: {gt.L}), "
-          f"max covariance error {gn.max_corr_error:.2%} of the variance")
+    print(
+        f"fast clean: Chebyshev terms {exp.n_terms} per metabolite, error bound {exp.max_error:.1e} of the peak"
+    )
+    print(
+        f"fast noise: {gn.n_time} samples -> FFT {gn.fft_len} (exact chirp-z: {gt.L}), "
+        f"max covariance error {gn.max_corr_error:.2%} of the variance"
+    )
 
     cases = [
         ("paper", SynthConfig.preset("paper")),
@@ -93,13 +101,25 @@ def main() -> None:
         ("paper, exact", SynthConfig.preset("paper", exact=True)),
         ("paper, exact, no clean", SynthConfig.preset("paper", exact=True, keep_clean=False)),
     ]
-    print("preset                   wall-clock spectra/s   CPU us/spectrum (1 thread) -> 2 dedicated cores")
+    print(
+        "preset                   wall-clock spectra/s   CPU us/spectrum (1 thread) -> 2 dedicated cores"
+    )
     for label, cfg in cases:
         generate(basis, 512, 0, cfg, workers=args.workers)  # warm-up: plans, caches
-        rate = best_rate(lambda cfg=cfg: generate(basis, args.n, 1, cfg, workers=args.workers), args.n, args.repeats)
-        cpu = best_rate(lambda cfg=cfg: generate(basis, args.n // 4, 1, cfg, workers=1), args.n // 4, args.repeats,
-                        clock=time.process_time)
-        print(f"{label:24s} {rate:9.0f} ({args.workers} workers)   {1e6 / cpu:7.1f} us  -> {2 * cpu:9.0f} spectra/s")
+        rate = best_rate(
+            lambda cfg=cfg: generate(basis, args.n, 1, cfg, workers=args.workers),
+            args.n,
+            args.repeats,
+        )
+        cpu = best_rate(
+            lambda cfg=cfg: generate(basis, args.n // 4, 1, cfg, workers=1),
+            args.n // 4,
+            args.repeats,
+            clock=time.process_time,
+        )
+        print(
+            f"{label:24s} {rate:9.0f} ({args.workers} workers)   {1e6 / cpu:7.1f} us  -> {2 * cpu:9.0f} spectra/s"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -30,7 +30,9 @@ def open_npz(path: str | Path, required: Iterable[str], what: str) -> Iterator[A
     try:
         npz = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise MRSFormatError(path, "file", f"an existing {what} .npz file", "no such file") from None
+        raise MRSFormatError(
+            path, "file", f"an existing {what} .npz file", "no such file"
+        ) from None
     except Exception as exc:
         raise MRSFormatError(path, "file", "a numpy .npz archive", str(exc)) from None
     with npz:

@@ -32,12 +32,16 @@ def _openblas_paths() -> list[str]:
 
     paths = set()
     for pkg in (numpy, scipy):
-        libdir = os.path.join(os.path.dirname(os.path.dirname(pkg.__file__)), f"{pkg.__name__}.libs")
+        libdir = os.path.join(
+            os.path.dirname(os.path.dirname(pkg.__file__)), f"{pkg.__name__}.libs"
+        )
         paths.update(glob.glob(os.path.join(libdir, "*openblas*")))
     if sys.platform.startswith("linux"):
         try:
             with open("/proc/self/maps") as fh:
-                paths.update(ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln)
+                paths.update(
+                    ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln
+                )
         except OSError:
             pass
     return sorted({os.path.realpath(p) for p in paths})

@@ -53,18 +53,29 @@ def git_revision(cwd: str | os.PathLike[str] | None = None) -> tuple[str | None,
     where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, check=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where, capture_output=True, text=True, check=True, timeout=10,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None, None
     return sha or None, bool(status.strip())
 
 
-def provenance(config: Mapping[str, Any] | None = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
+def provenance(
+    config: Mapping[str, Any] | None = None, seed: int | None = None, **extra: Any
+) -> dict[str, Any]:
     """The provenance record written into every sidecar."""
     from . import __version__
 

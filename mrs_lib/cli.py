@@ -26,7 +26,16 @@ _COMMANDS: list[tuple[str, str, Configure]] = []
 
 # Subcommands are listed in the order of the book's pipeline; others follow alphabetically.
 PIPELINE_ORDER = (
-    "data", "info", "convert", "simulate", "synth", "search", "train", "evaluate", "validate", "fit",
+    "data",
+    "info",
+    "convert",
+    "simulate",
+    "synth",
+    "search",
+    "train",
+    "evaluate",
+    "validate",
+    "fit",
 )
 
 
@@ -62,7 +71,9 @@ def _data(p: argparse.ArgumentParser) -> Runner:
         if args.action == "list":
             for name in data.names():
                 e = data.REGISTRY[name]
-                print(f"{name}\n    {e.description}\n    origin: {e.url or 'facts table (MRS_DATA_DIR only)'}")
+                print(
+                    f"{name}\n    {e.description}\n    origin: {e.url or 'facts table (MRS_DATA_DIR only)'}"
+                )
             return 0
         if args.action == "path":
             for name in args.names or data.names():

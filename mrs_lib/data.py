@@ -25,7 +25,9 @@ ENV_DATA_DIR = "MRS_DATA_DIR"
 ENV_CACHE_DIR = "MRS_CACHE_DIR"
 
 _ISBI_COMMIT = "247d51b272821b0084d9180c237beabdc32ad3c9"
-_ISBI_URL = f"https://raw.githubusercontent.com/julianmer/ISBI-Edited-MRS-Challenge/{_ISBI_COMMIT}/basis/"
+_ISBI_URL = (
+    f"https://raw.githubusercontent.com/julianmer/ISBI-Edited-MRS-Challenge/{_ISBI_COMMIT}/basis/"
+)
 _SUSPECT_URL = "https://github.com/openmrslab/suspect/raw/82993a0e/tests/test_data/"
 
 
@@ -172,7 +174,9 @@ def fetch(name: str, *, download: bool = True) -> Path:
     if cached.is_file():
         return _verify(entry, cached)
     if entry.url is None or not download:
-        where = f"'{root / entry.relpath}'" if root is not None else f"${ENV_DATA_DIR}/{entry.relpath}"
+        where = (
+            f"'{root / entry.relpath}'" if root is not None else f"${ENV_DATA_DIR}/{entry.relpath}"
+        )
         why = "it has no public download origin" if entry.url is None else "downloading is disabled"
         raise DataRegistryError(
             f"data file '{name}' not found at {where} and {why}; set {ENV_DATA_DIR} to the folder "

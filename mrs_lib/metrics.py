@@ -161,9 +161,7 @@ def binned_mae(
     return 0.5 * (e[1:] + e[:-1]), out, counts
 
 
-def summarise(
-    pred: Any, true: Any, metabolites: Sequence[str] = METABOLITES
-) -> dict[str, Any]:
+def summarise(pred: Any, true: Any, metabolites: Sequence[str] = METABOLITES) -> dict[str, Any]:
     """Every metric of the paper as one JSON-ready dict keyed by metabolite.
 
     Keys: ``metabolites``, ``n``, ``mae``, ``mae_total`` (the model-selection
@@ -198,4 +196,10 @@ def summarise(
 
 __all__ = [
     "binned_mae",
-    "mae", "max_normalise", "ratio_errors", "regression", "signed_error", "summarise"]
+    "mae",
+    "max_normalise",
+    "ratio_errors",
+    "regression",
+    "signed_error",
+    "summarise",
+]

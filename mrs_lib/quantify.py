@@ -167,7 +167,9 @@ class LCMQuantifier:
         from .fit.lcm import LCMFitter
 
         if strategy not in ("off+diff", "off", "on", "diff"):
-            raise MRSDataError(f"LCMQuantifier: strategy {strategy!r} not in off+diff, off, on, diff")
+            raise MRSDataError(
+                f"LCMQuantifier: strategy {strategy!r} not in off+diff, off, on, diff"
+            )
         self.name = "lcm"
         self.basis = basis
         self.strategy = strategy
@@ -247,7 +249,10 @@ class GannetQuantifier:
         from .fit.gannet import fit_gannet
 
         t0 = time.perf_counter()
-        rows, diag = [], {k: [] for k in ("gaba_cr", "gaba_fit_error", "cr_fit_error", "gaba_fwhm_ppm")}
+        rows, diag = (
+            [],
+            {k: [] for k in ("gaba_cr", "gaba_fit_error", "cr_fit_error", "gaba_fwhm_ppm")},
+        )
         ig, ic = self.metabolites.index("GABA"), self.metabolites.index("Cr")
         for acq in iter_acquisitions(spectra):
             g = fit_gannet(acq)
@@ -296,8 +301,17 @@ class LCModelQuantifier:
         t0 = time.perf_counter()
         conc, sd, diag = [], [], {"off_fwhm_ppm": [], "off_snr": [], "diff_fwhm_ppm": []}
         for acq in iter_acquisitions(spectra):
-            off = run_lcmodel(acq.off, self.basis, "off", binary=self.binary, workdir=self.workdir, **self.control)
-            dif = run_lcmodel(acq.diff, self.basis, "diff", binary=self.binary, workdir=self.workdir, **self.control)
+            off = run_lcmodel(
+                acq.off, self.basis, "off", binary=self.binary, workdir=self.workdir, **self.control
+            )
+            dif = run_lcmodel(
+                acq.diff,
+                self.basis,
+                "diff",
+                binary=self.binary,
+                workdir=self.workdir,
+                **self.control,
+            )
             c, s = off.concentrations.copy(), off.sd_percent.copy()
             for m in self.from_diff:
                 i = self.basis.metabolites.index(m)
@@ -308,7 +322,12 @@ class LCModelQuantifier:
             diag["off_snr"].append(off.table.snr)
             diag["diff_fwhm_ppm"].append(dif.table.fwhm_ppm)
         return QuantResult(
-            self.basis.metabolites, np.array(conc), np.array(sd), diag, self.name, time.perf_counter() - t0
+            self.basis.metabolites,
+            np.array(conc),
+            np.array(sd),
+            diag,
+            self.name,
+            time.perf_counter() - t0,
         )
 
 
@@ -324,7 +343,11 @@ class NetworkQuantifier:
     """
 
     def __init__(
-        self, model: Any, channels: Sequence[str] | None = None, name: str | None = None, device: str = "cpu"
+        self,
+        model: Any,
+        channels: Sequence[str] | None = None,
+        name: str | None = None,
+        device: str = "cpu",
     ) -> None:
         from . import train
 
@@ -354,7 +377,12 @@ class NetworkQuantifier:
         t0 = time.perf_counter()
         pred = predict(self.model, self.inputs(spectra))
         return QuantResult(
-            self.metabolites, np.asarray(pred, dtype=float), None, {}, self.name, time.perf_counter() - t0
+            self.metabolites,
+            np.asarray(pred, dtype=float),
+            None,
+            {},
+            self.name,
+            time.perf_counter() - t0,
         )
 
 
@@ -415,8 +443,12 @@ def paper_test_set(
     )
 
 
-def save_spectra_npz(path: str | Any, spectra: EditedSpectra, concentrations: np.ndarray | None = None,
-                     metabolites: Sequence[str] = METABOLITES) -> Any:
+def save_spectra_npz(
+    path: str | Any,
+    spectra: EditedSpectra,
+    concentrations: np.ndarray | None = None,
+    metabolites: Sequence[str] = METABOLITES,
+) -> Any:
     """Write edited spectra as ``.npz`` (``fid_off``, ``fid_on``, ``dwell_s``, ``larmor_mhz``,
     ``ppm_reference``, ``te_ms``, optional ``concentrations`` and ``metabolites``): what
     ``mrs fit`` reads besides NIfTI-MRS."""
@@ -426,7 +458,10 @@ def save_spectra_npz(path: str | Any, spectra: EditedSpectra, concentrations: np
     path.parent.mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any] = {}
     if concentrations is not None:
-        extra = {"concentrations": np.asarray(concentrations, float), "metabolites": np.array(metabolites)}
+        extra = {
+            "concentrations": np.asarray(concentrations, float),
+            "metabolites": np.array(metabolites),
+        }
     te = spectra.off.te_ms
     with path.open("wb") as fh:
         np.savez(
@@ -457,7 +492,9 @@ def read_spectra(path: str | Any) -> tuple[EditedSpectra, np.ndarray | None]:
     if p.suffix == ".npz":
         with open_npz(p, ("fid_off", "fid_on", "dwell_s", "larmor_mhz"), "edited-spectra") as npz:
             common = spectrum_header(npz)
-            spectra = EditedSpectra(off=Spectrum(npz["fid_off"], **common), on=Spectrum(npz["fid_on"], **common))
+            spectra = EditedSpectra(
+                off=Spectrum(npz["fid_off"], **common), on=Spectrum(npz["fid_on"], **common)
+            )
             truth = np.asarray(npz["concentrations"]) if "concentrations" in npz.files else None
         return spectra, truth
     from .io import nifti
@@ -517,9 +554,13 @@ def get_quantifier(method: str, **kwargs: Any) -> Quantifier:
     if m == "network" or m in MODEL_NAMES:
         model = kwargs.pop("model", None if m == "network" else m)
         if model is None:
-            raise MRSError("get_quantifier('network'): pass model=<checkpoint name, path or nn.Module>")
+            raise MRSError(
+                "get_quantifier('network'): pass model=<checkpoint name, path or nn.Module>"
+            )
         return NetworkQuantifier(model, **kwargs)
-    raise MRSError(f"unknown quantification method {method!r}: expected one of {', '.join(METHODS)}")
+    raise MRSError(
+        f"unknown quantification method {method!r}: expected one of {', '.join(METHODS)}"
+    )
 
 
 __all__ = [

@@ -247,7 +247,10 @@ def make_sampler(name: SamplerName = "tpe", seed: int | None = None, **kwargs: A
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name == "tpe":
             return optuna.samplers.TPESampler(
-                seed=seed, multivariate=True, group=True, constant_liar=True,
+                seed=seed,
+                multivariate=True,
+                group=True,
+                constant_liar=True,
                 **{"n_startup_trials": 10, **kwargs},
             )
         if name == "gp":
@@ -294,7 +297,9 @@ def split_indices(
     if validation == "holdout":
         n_val = round(n * val_fraction)
         if not 0 < n_val < n:
-            raise SearchError(f"holdout of {n} samples with val_fraction={val_fraction}: empty split")
+            raise SearchError(
+                f"holdout of {n} samples with val_fraction={val_fraction}: empty split"
+            )
         return [(np.sort(perm[n_val:]), np.sort(perm[:n_val]))]
     if not 2 <= n_folds <= n:
         raise SearchError(f"k-fold with n_folds={n_folds} on {n} samples: expected 2 <= k <= n")
@@ -354,8 +359,9 @@ class SearchConfig:
         return d
 
 
-def proxy_objective(family: ModelName, space: SearchSpace = "cpu", *, steps: int = 5,
-                    sleep_s: float = 0.0) -> Objective:
+def proxy_objective(
+    family: ModelName, space: SearchSpace = "cpu", *, steps: int = 5, sleep_s: float = 0.0
+) -> Objective:
     """A cheap stand-in objective (no training): a smooth, deterministic function of the config.
 
     It samples from the real search space and reports a decreasing "learning
@@ -408,7 +414,10 @@ def make_objective(config: SearchConfig, data: Any, *, num_threads: int | None =
     if n < 2:
         raise SearchError(f"search data holds {n} spectra: expected at least 2")
     splits = split_indices(
-        n, config.validation, val_fraction=config.val_fraction, n_folds=config.n_folds,
+        n,
+        config.validation,
+        val_fraction=config.val_fraction,
+        n_folds=config.n_folds,
         rng=np.random.default_rng(config.seed),
     )
     rows = int(x.shape[1])
@@ -421,10 +430,15 @@ def make_objective(config: SearchConfig, data: Any, *, num_threads: int | None =
     def objective(trial: Any) -> float:
         model_config = {**suggest_config(trial, config.family, config.space), "rows": rows}
         train_params = {**suggest_train(trial, config.space), **dict(config.train_overrides)}
-        train_config = TrainConfig.from_dict({
-            "max_epochs": config.epochs, "patience": config.patience,
-            "seed": config.seed + trial.number, "num_threads": num_threads, **train_params,
-        })
+        train_config = TrainConfig.from_dict(
+            {
+                "max_epochs": config.epochs,
+                "patience": config.patience,
+                "seed": config.seed + trial.number,
+                "num_threads": num_threads,
+                **train_params,
+            }
+        )
         trial.set_user_attr("model_config", _jsonable(model_config))
         scores = []
         for fold, (tr, va) in enumerate(splits):
@@ -436,13 +450,24 @@ def make_objective(config: SearchConfig, data: Any, *, num_threads: int | None =
                     if trial.should_prune():
                         raise optuna.TrialPruned(f"epoch {epoch}: val MAE {value:.4f}")
 
-            result = train_model(config.family, model_config, train_config, part(tr), part(va),
-                                 on_epoch=on_epoch, progress=False)
+            result = train_model(
+                config.family,
+                model_config,
+                train_config,
+                part(tr),
+                part(va),
+                on_epoch=on_epoch,
+                progress=False,
+            )
             scores.append(float(result.best_metrics.get("val_mae", math.nan)))
             if fold == 0:
-                trial.set_user_attr("val_mae_per_metabolite", {
-                    m: float(result.best_metrics.get(f"val_mae_{m}", math.nan)) for m in METABOLITES
-                })
+                trial.set_user_attr(
+                    "val_mae_per_metabolite",
+                    {
+                        m: float(result.best_metrics.get(f"val_mae_{m}", math.nan))
+                        for m in METABOLITES
+                    },
+                )
                 trial.set_user_attr("best_epoch", int(result.best_epoch))
         score = float(np.mean(scores))
         trial.set_user_attr("fold_scores", scores)
@@ -487,8 +512,9 @@ def default_spectra(scale: str | None = None) -> int:
     return pick(tiny=256, book=10_000, paper=10_000, scale=scale)
 
 
-def search_data(n: int | None = None, *, seed: int = 0, synth: str = "paper",
-                basis: str = "paper") -> Any:
+def search_data(
+    n: int | None = None, *, seed: int = 0, synth: str = "paper", basis: str = "paper"
+) -> Any:
     """``n`` simulated spectra (default :func:`default_spectra`) for the search objective.
 
     The paper's set (:func:`mrs_lib.train.synthesize` with the ``"paper"``
@@ -525,7 +551,7 @@ def storage_url(storage: str | os.PathLike[str]) -> str:
 
 def _sqlite_path(url: str) -> Path | None:
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        return Path(url[len("sqlite:///"):].split("?", 1)[0])
+        return Path(url[len("sqlite:///") :].split("?", 1)[0])
     return None
 
 
@@ -569,16 +595,20 @@ def make_storage(storage: str | os.PathLike[str], *, heartbeat_s: int = 30) -> A
         engine_kwargs["pool_pre_ping"] = True
     for attempt in range(3):
         try:
-            with _file_lock(path) if path is not None else contextlib.nullcontext(), \
-                    warnings.catch_warnings():
+            with (
+                _file_lock(path) if path is not None else contextlib.nullcontext(),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
                     grace_period=4 * heartbeat_s,
                 )
         except Exception as exc:  # several workers creating the schema at once: one wins
             if attempt == 2 or not any(
-                    m in str(exc) for m in ("already exists", "UniqueViolation", "UNIQUE constraint")
+                m in str(exc) for m in ("already exists", "UniqueViolation", "UNIQUE constraint")
             ):
                 raise
             log.info("storage schema created by another worker; retrying (%s)", type(exc).__name__)
@@ -598,7 +628,11 @@ def open_study(
 
     st = make_storage(storage) if isinstance(storage, str | os.PathLike) else storage
     study = optuna.create_study(
-        study_name=study_name, storage=st, sampler=sampler, pruner=pruner, direction="minimize",
+        study_name=study_name,
+        storage=st,
+        sampler=sampler,
+        pruner=pruner,
+        direction="minimize",
         load_if_exists=True,
     )
     if attrs:
@@ -637,7 +671,8 @@ def _study_lock(study: Any) -> Iterator[bool]:
         import sqlalchemy
 
         key = int.from_bytes(
-            hashlib.sha256(f"mrs_lib.search:{study.study_name}".encode()).digest()[:8], "big",
+            hashlib.sha256(f"mrs_lib.search:{study.study_name}".encode()).digest()[:8],
+            "big",
             signed=True,
         )
         with storage.engine.connect() as conn:
@@ -671,7 +706,9 @@ class _Heartbeat:
         self._storage = storage
         self._trial_id = trial_id
         self._stop = threading.Event()
-        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        interval = (
+            storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        )
         self._interval = interval
         self._thread: threading.Thread | None = None
 
@@ -782,8 +819,9 @@ def run_study(
     name = study_name or f"{config.family}-{config.space}"
     sampler = make_sampler(config.sampler, config.seed if seed is None else seed)
     pruner = make_pruner(config.pruner, max_epochs=config.epochs)
-    study = open_study(name, url, sampler=sampler, pruner=pruner,
-                       attrs={"search_config": config.to_dict()})
+    study = open_study(
+        name, url, sampler=sampler, pruner=pruner, attrs={"search_config": config.to_dict()}
+    )
     if objective is None:
         if data is None:
             raise SearchError("run_study: pass the simulated spectra (data=...) or an objective")
@@ -792,8 +830,9 @@ def run_study(
     return study
 
 
-def export_study(study: Any, path: str | os.PathLike[str], *, seed: int | None = None,
-                 **extra: Any) -> dict[str, Any]:
+def export_study(
+    study: Any, path: str | os.PathLike[str], *, seed: int | None = None, **extra: Any
+) -> dict[str, Any]:
     """Copy ``study`` (any storage) into a fresh single-file SQLite database with a provenance sidecar.
 
     The result is what the package ships (``mrs_lib/assets/search-<family>.db``)
@@ -809,14 +848,25 @@ def export_study(study: Any, path: str | os.PathLike[str], *, seed: int | None =
     for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{dest}"
-    optuna.copy_study(from_study_name=study.study_name, from_storage=study._storage,
-                      to_storage=url, to_study_name=study.study_name)
+    optuna.copy_study(
+        from_study_name=study.study_name,
+        from_storage=study._storage,
+        to_storage=url,
+        to_study_name=study.study_name,
+    )
     # copy_study keeps only study user attributes and trials; engines hold the file open
     sqlite_to_single_file(dest)
     counts = summary(study)["trials"]
     config = dict(study.user_attrs.get("search_config", {}))
-    return save(dest, config, seed, study=study.study_name, trials=counts,
-                best=_jsonable(best_configs(study, 1)), **extra)
+    return save(
+        dest,
+        config,
+        seed,
+        study=study.study_name,
+        trials=counts,
+        best=_jsonable(best_configs(study, 1)),
+        **extra,
+    )
 
 
 # --------------------------------------------------------------------------- reading studies
@@ -887,10 +937,16 @@ def trials_frame(study: Any) -> Any:
     for t in study.get_trials(deepcopy=False):
         if not t.state.is_finished():
             continue
-        rows.append({"number": t.number, "state": t.state.name, "value": t.value,
-                     "epochs": len(t.intermediate_values),
-                     "duration_s": t.duration.total_seconds() if t.duration else math.nan,
-                     **{f"params_{k}": v for k, v in t.params.items()}})
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "epochs": len(t.intermediate_values),
+                "duration_s": t.duration.total_seconds() if t.duration else math.nan,
+                **{f"params_{k}": v for k, v in t.params.items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -902,13 +958,22 @@ def plot_history(study: Any, ax: Any = None, *, title: str | None = None) -> Any
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    pruned = [t for t in study.get_trials(deepcopy=False)
-              if t.state == TrialState.PRUNED and t.intermediate_values]
+    pruned = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == TrialState.PRUNED and t.intermediate_values
+    ]
     ax.scatter([t.number for t in done], [t.value for t in done], s=14, label="complete")
     if pruned:
         last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
-        ax.scatter([t.number for t in pruned], last, s=14, marker="x", color="0.5",
-                   label="pruned (last report)")
+        ax.scatter(
+            [t.number for t in pruned],
+            last,
+            s=14,
+            marker="x",
+            color="0.5",
+            label="pruned (last report)",
+        )
     if done:
         order = sorted(done, key=lambda t: t.number)
         best = np.minimum.accumulate([t.value for t in order])
@@ -950,8 +1015,9 @@ def plot_importances(study: Any, ax: Any = None) -> Any:
     return ax
 
 
-def plot_slices(study: Any, params: Sequence[str] | None = None, *, k: int = 4,
-                axes: Any = None) -> Any:
+def plot_slices(
+    study: Any, params: Sequence[str] | None = None, *, k: int = 4, axes: Any = None
+) -> Any:
     """Score against each parameter (the ``k`` most important by default); colour = trial number."""
     import matplotlib.pyplot as plt
     from optuna.trial import TrialState
@@ -960,8 +1026,9 @@ def plot_slices(study: Any, params: Sequence[str] | None = None, *, k: int = 4,
         params = list(param_importances(study))[:k]
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if axes is None:
-        _, axes = plt.subplots(1, len(params), figsize=(3 * len(params), 3), sharey=True,
-                               squeeze=False)
+        _, axes = plt.subplots(
+            1, len(params), figsize=(3 * len(params), 3), sharey=True, squeeze=False
+        )
         axes = axes[0]
     for ax, name in zip(axes, params, strict=False):
         pts = [(t.params[name], t.value, t.number) for t in done if name in t.params]
@@ -988,14 +1055,16 @@ def compare_with_paper(studies: Mapping[str, Any]) -> Any:
         s = summary(study)
         best = s["best"]["value"] if s["best"] else math.nan
         lo, hi = PAPER_BEST_VAL_MAE.get(family, (math.nan, math.nan))
-        rows.append({
-            "family": family,
-            "complete": s["trials"]["COMPLETE"],
-            "pruned": s["trials"]["PRUNED"],
-            "best val MAE (here)": best,
-            "paper best val MAE": f"{lo}-{hi}" if math.isfinite(lo) else "not reported",
-            "here / paper": best / ((lo + hi) / 2) if math.isfinite(lo) else math.nan,
-        })
+        rows.append(
+            {
+                "family": family,
+                "complete": s["trials"]["COMPLETE"],
+                "pruned": s["trials"]["PRUNED"],
+                "best val MAE (here)": best,
+                "paper best val MAE": f"{lo}-{hi}" if math.isfinite(lo) else "not reported",
+                "here / paper": best / ((lo + hi) / 2) if math.isfinite(lo) else math.nan,
+            }
+        )
     return pd.DataFrame(rows).set_index("family")
 
 

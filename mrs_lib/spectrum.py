@@ -235,7 +235,9 @@ class Spectrum:
         """
         lo, hi = (float(ppm_range[0]), float(ppm_range[1]))
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise MRSDataError(f"argument 'ppm_range': expected (low, high) with low < high, got {ppm_range!r}")
+            raise MRSDataError(
+                f"argument 'ppm_range': expected (low, high) with low < high, got {ppm_range!r}"
+            )
         if int(n_points) < 2:
             raise MRSDataError(f"argument 'n_points': expected >= 2, got {n_points!r}")
         f_lo, f_hi = self.ppm_to_hz([lo, hi])
@@ -245,7 +247,9 @@ class Spectrum:
                 f"argument 'ppm_range': {lo}-{hi} ppm lies outside the acquired band "
                 f"{self.hz_to_ppm(-half_bw):.3f}-{self.hz_to_ppm(half_bw):.3f} ppm"
             )
-        zoom = ZoomFFT(self.n_points, [float(f_lo), float(f_hi)], m=int(n_points), fs=self.bw_hz, endpoint=True)
+        zoom = ZoomFFT(
+            self.n_points, [float(f_lo), float(f_hi)], m=int(n_points), fs=self.bw_hz, endpoint=True
+        )
         return np.linspace(lo, hi, int(n_points)), zoom(self.fid, axis=-1)
 
     # ------------------------------------------------------------------ processing
@@ -325,7 +329,9 @@ class Spectrum:
             if not np.isclose(a, b, rtol=_PARAM_RTOL, atol=0.0):
                 raise MRSDataError(f"field '{name}': spectra differ ({a!r} vs {b!r})")
         if self.n_points != other.n_points:
-            raise MRSDataError(f"field 'fid': n_points differ ({self.n_points} vs {other.n_points})")
+            raise MRSDataError(
+                f"field 'fid': n_points differ ({self.n_points} vs {other.n_points})"
+            )
 
     def __add__(self, other: Spectrum) -> Spectrum:
         if not isinstance(other, Spectrum):

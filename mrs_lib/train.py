@@ -152,20 +152,40 @@ class TrainConfig:
 
         check(self.lr is None or self.lr > 0, "lr", "a positive number or None")
         for key in ("batch_size", "max_epochs", "eval_batch_size"):
-            check(isinstance(getattr(self, key), int) and getattr(self, key) >= 1, key, "an integer >= 1")
+            check(
+                isinstance(getattr(self, key), int) and getattr(self, key) >= 1,
+                key,
+                "an integer >= 1",
+            )
         for key in ("patience", "plateau_patience", "quant_weight_epochs"):
-            check(isinstance(getattr(self, key), int) and getattr(self, key) >= 0, key, "an integer >= 0")
+            check(
+                isinstance(getattr(self, key), int) and getattr(self, key) >= 0,
+                key,
+                "an integer >= 0",
+            )
         check(0 < self.plateau_factor < 1, "plateau_factor", "a number in (0, 1)")
         check(self.min_lr >= 0, "min_lr", "a number >= 0")
-        check(self.clip_norm is None or self.clip_norm > 0, "clip_norm", "a positive number or None")
+        check(
+            self.clip_norm is None or self.clip_norm > 0, "clip_norm", "a positive number or None"
+        )
         check(self.amp in (True, False, "auto"), "amp", "true, false or 'auto'")
         check(self.loss in ("auto", "mse", "huber"), "loss", "'auto', 'mse' or 'huber'")
         check(self.huber_delta > 0, "huber_delta", "a positive number")
         check(self.monitor in ("val_mae", "val_loss"), "monitor", "'val_mae' or 'val_loss'")
         check(self.schedule in ("plateau", "cosine"), "schedule", "'plateau' or 'cosine'")
-        check(self.max_time_s is None or self.max_time_s > 0, "max_time_s", "a positive number or None")
-        check(self.num_threads is None or self.num_threads >= 1, "num_threads", "an integer >= 1 or None")
-        check(self.epoch_size is None or self.epoch_size >= 1, "epoch_size", "an integer >= 1 or None")
+        check(
+            self.max_time_s is None or self.max_time_s > 0,
+            "max_time_s",
+            "a positive number or None",
+        )
+        check(
+            self.num_threads is None or self.num_threads >= 1,
+            "num_threads",
+            "an integer >= 1 or None",
+        )
+        check(
+            self.epoch_size is None or self.epoch_size >= 1, "epoch_size", "an integer >= 1 or None"
+        )
 
     @property
     def effective_lr(self) -> float:
@@ -239,7 +259,9 @@ class _Tensors:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         n = len(self)
         if order is None:
-            order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+            order = (
+                torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+            )
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             yield self.x[idx], self.y[idx], None if self.clean is None else self.clean[idx]
@@ -263,9 +285,13 @@ class _Loader:
     def batches(
         self, batch_size: int, generator: torch.Generator | None, order: torch.Tensor | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-        ds = self.dataset if order is None else torch.utils.data.Subset(self.dataset, order.tolist())
+        ds = (
+            self.dataset if order is None else torch.utils.data.Subset(self.dataset, order.tolist())
+        )
         loader = torch.utils.data.DataLoader(
-            ds, batch_size=batch_size, shuffle=generator is not None and order is None,
+            ds,
+            batch_size=batch_size,
+            shuffle=generator is not None and order is None,
             generator=generator,
         )
         for item in loader:
@@ -306,7 +332,9 @@ def as_training_data(data: Any, what: str = "data") -> _Tensors | _Loader:
     if xt.ndim != 3:
         raise MRSDataError(f"{what} x: expected shape [n, rows, points], got {tuple(xt.shape)}")
     if yt.ndim != 2 or yt.shape[0] != xt.shape[0]:
-        raise MRSDataError(f"{what} y: expected shape [{xt.shape[0]}, n_outputs], got {tuple(yt.shape)}")
+        raise MRSDataError(
+            f"{what} y: expected shape [{xt.shape[0]}, n_outputs], got {tuple(yt.shape)}"
+        )
     if ct is not None and ct.shape != xt.shape:
         raise MRSDataError(f"{what} clean: expected shape {tuple(xt.shape)}, got {tuple(ct.shape)}")
     return _Tensors(xt, yt, ct)
@@ -327,7 +355,9 @@ def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _concentration_loss(name: str, cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _concentration_loss(
+    name: str, cfg: TrainConfig
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     kind = cfg.loss if cfg.loss != "auto" else ("huber" if name == "yae" else "mse")
     if kind == "huber":
         return nn.HuberLoss(delta=cfg.huber_delta)
@@ -444,7 +474,9 @@ def _epoch_order(n: int, epoch_size: int, epoch: int, seed: int) -> torch.Tensor
     parts, pos = [], start
     while pos < start + epoch_size:
         p, off = divmod(pos, n)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + 7919 * p + 1))
+        perm = torch.randperm(
+            n, generator=torch.Generator().manual_seed(seed * 100_003 + 7919 * p + 1)
+        )
         take = min(n - off, start + epoch_size - pos)
         parts.append(perm[off : off + take])
         pos += take
@@ -497,7 +529,11 @@ def train_model(
         JSON-like facts stored with ``best.pt`` (e.g. the synthesis preset and
         input channels that :func:`evaluate_checkpoint` must reproduce).
     """
-    tcfg = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(train_config)
+    tcfg = (
+        train_config
+        if isinstance(train_config, TrainConfig)
+        else TrainConfig.from_dict(train_config)
+    )
     train = as_training_data(train_data, "train_data")
     val = as_training_data(val_data, "val_data")
     if len(train) == 0 or len(val) == 0:
@@ -505,7 +541,9 @@ def train_model(
     if val.rows != train.rows:
         raise MRSDataError(f"val_data: expected {train.rows} rows like train_data, got {val.rows}")
     if name == "yae" and isinstance(train, _Tensors) and train.clean is None:
-        raise MRSDataError("train_data: the YAE needs the clean spectra (x, y, clean) for its decoder")
+        raise MRSDataError(
+            "train_data: the YAE needs the clean spectra (x, y, clean) for its decoder"
+        )
 
     cfg_map: dict[str, Any] = (
         {"preset": model_config} if isinstance(model_config, str) else dict(model_config or {})
@@ -525,7 +563,11 @@ def train_model(
     lr = tcfg.effective_lr
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, mode="min", factor=tcfg.plateau_factor, patience=tcfg.plateau_patience, min_lr=tcfg.min_lr
+        opt,
+        mode="min",
+        factor=tcfg.plateau_factor,
+        patience=tcfg.plateau_patience,
+        min_lr=tcfg.min_lr,
     )
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     closs = _concentration_loss(name, tcfg)
@@ -605,23 +647,41 @@ def train_model(
 
             score = metrics[tcfg.monitor]
             # the YAE's loss changes with the ramp: judge it only once the ramp is over
-            ramping = name == "yae" and tcfg.monitor == "val_loss" and epoch < tcfg.quant_weight_epochs
+            ramping = (
+                name == "yae" and tcfg.monitor == "val_loss" and epoch < tcfg.quant_weight_epochs
+            )
             if score < best_score or ramping:
                 best_score, best_epoch, bad = score, epoch + 1, 0
                 best_state = copy.deepcopy(model.state_dict())
                 if ckdir is not None:
                     best_path = ckdir / "best.pt"
-                    _write_best(model, name, model_cfg_dict, best_state, best_path, tcfg, metrics, meta_d)
+                    _write_best(
+                        model, name, model_cfg_dict, best_state, best_path, tcfg, metrics, meta_d
+                    )
             else:
                 bad += 1
             if tcfg.schedule == "plateau":
                 sched.step(score)
             if ckdir is not None:
-                _write_state(ckdir, name, model_cfg_dict, model, opt, sched, best_state,
-                             best_score, best_epoch, bad, history, epoch + 1)
+                _write_state(
+                    ckdir,
+                    name,
+                    model_cfg_dict,
+                    model,
+                    opt,
+                    sched,
+                    best_state,
+                    best_score,
+                    best_epoch,
+                    bad,
+                    history,
+                    epoch + 1,
+                )
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{metrics['train_loss']:.3g}", val_mae=f"{metrics['val_mae']:.4f}")
+                bar.set_postfix(
+                    loss=f"{metrics['train_loss']:.3g}", val_mae=f"{metrics['val_mae']:.4f}"
+                )
             if on_epoch is not None:
                 on_epoch(epoch + 1, metrics)
             if tcfg.patience > 0 and bad >= tcfg.patience:
@@ -790,9 +850,20 @@ def export_model(
     metrics) is added. Returns the new sidecar record.
     """
     model, meta = load_model(src)
-    keep = {k: v for k, v in meta.items()
-            if k not in ("format", "model_name", "model_config", "weights_dtype", "metabolites",
-                         "path", "provenance")}
+    keep = {
+        k: v
+        for k, v in meta.items()
+        if k
+        not in (
+            "format",
+            "model_name",
+            "model_config",
+            "weights_dtype",
+            "metabolites",
+            "path",
+            "provenance",
+        )
+    }
     prov = meta.get("provenance") or {}
     keep["trained"] = {k: prov.get(k) for k in ("git_sha", "git_dirty", "created_utc", "torch")}
     seed = (meta.get("train_config") or {}).get("seed")
@@ -846,15 +917,31 @@ def synthesize(
         raise MRSDataError(f"synthesize: expected n >= 1 spectra, got {n}")
     cfg = _synth.generator.as_config(synth)
     if cache_dir is not None:
-        key_src = json.dumps({"n": n, "seed": seed, "synth": cfg.to_dict(), "basis": str(basis),
-                              "chunk": chunk, "format": 1}, sort_keys=True, default=str)
-        folder = Path(cache_dir) / f"{cfg.name}-{n}-{seed}-{hashlib.sha256(key_src.encode()).hexdigest()[:12]}"
+        key_src = json.dumps(
+            {
+                "n": n,
+                "seed": seed,
+                "synth": cfg.to_dict(),
+                "basis": str(basis),
+                "chunk": chunk,
+                "format": 1,
+            },
+            sort_keys=True,
+            default=str,
+        )
+        folder = (
+            Path(cache_dir)
+            / f"{cfg.name}-{n}-{seed}-{hashlib.sha256(key_src.encode()).hexdigest()[:12]}"
+        )
         if (folder / "meta.json").is_file():
             return _load_set(folder)
     b = get_basis(basis)
     sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    parts = [_synth.generate(b, k, np.random.default_rng(s), cfg) for k, s in zip(sizes, seeds, strict=True)]
+    parts = [
+        _synth.generate(b, k, np.random.default_rng(s), cfg)
+        for k, s in zip(sizes, seeds, strict=True)
+    ]
     first = parts[0]
     if len(parts) > 1:
         cat = {
@@ -884,9 +971,17 @@ def _save_set(batch: Any, folder: Path, key: str) -> None:
             np.save(tmp / f"{name}.npy", a)
     for k, v in batch.params.items():
         np.save(tmp / f"param_{k}.npy", v)
-    (tmp / "meta.json").write_text(json.dumps({
-        "key": json.loads(key), "metabolites": list(batch.metabolites),
-        "channels": list(batch.channels), "params": sorted(batch.params)}, indent=1))
+    (tmp / "meta.json").write_text(
+        json.dumps(
+            {
+                "key": json.loads(key),
+                "metabolites": list(batch.metabolites),
+                "channels": list(batch.channels),
+                "params": sorted(batch.params),
+            },
+            indent=1,
+        )
+    )
     try:
         os.replace(tmp, folder)
     except OSError:  # another process stored the same set first
@@ -946,8 +1041,16 @@ def evaluate_checkpoint(
             f"synthesis preset {synth!r} gives {test.x.shape[1]} ({', '.join(test.channels)})"
         )
     out = evaluate_model(model, test, test.metabolites)
-    out.update({"checkpoint": str(name_or_path), "model": meta["model_name"], "n": n, "seed": seed,
-                "synth": synth, "basis": basis_name})
+    out.update(
+        {
+            "checkpoint": str(name_or_path),
+            "model": meta["model_name"],
+            "n": n,
+            "seed": seed,
+            "synth": synth,
+            "basis": basis_name,
+        }
+    )
     return out
 
 

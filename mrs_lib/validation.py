@@ -151,7 +151,11 @@ def digital_phantoms(
     for series, items in by_series.items():
         bw, n_points = SERIES_ACQUISITION.get(series, DEFAULT_ACQUISITION)
         basis = basis_for(bw, n_points)
-        cond = conditions.get(series, PhantomConditions()) if isinstance(conditions, Mapping) else conditions
+        cond = (
+            conditions.get(series, PhantomConditions())
+            if isinstance(conditions, Mapping)
+            else conditions
+        )
         conc = np.array([d.vector(basis.metabolites) for d in items])
         spectra, params = phantom_scans(basis, conc, rng, cond)
         for i, d in enumerate(items):
@@ -162,7 +166,8 @@ def digital_phantoms(
                     EditedSpectra(off=spectra.off[i], on=spectra.on[i]),
                     dict(d.concentrations_mm),
                     None,
-                    {k: float(v[i]) for k, v in params.items()} | {"bw_hz": bw, "n_points": n_points},
+                    {k: float(v[i]) for k, v in params.items()}
+                    | {"bw_hz": bw, "n_points": n_points},
                 )
             )
     return scans
@@ -191,7 +196,9 @@ def series_bases(
     def basis_for(bw_hz: float, n_points: int) -> Basis:
         key = (float(bw_hz), int(n_points))
         if key not in cache:
-            cache[key] = basis_from_lines(lines, pre.replace(bw_hz=key[0]), n_points=key[1], lw_hz=lw_hz)
+            cache[key] = basis_from_lines(
+                lines, pre.replace(bw_hz=key[0]), n_points=key[1], lw_hz=lw_hz
+            )
         return cache[key]
 
     return basis_for
@@ -288,7 +295,9 @@ def score_scans(
 
 def mae_table(scores: Any, by: Iterable[str] = ("method",)) -> Any:
     """Mean absolute (max-normalised) error per metabolite, one row per group of ``by``."""
-    return scores.pivot_table(index=list(by), columns="metabolite", values="abs_error", aggfunc="mean")
+    return scores.pivot_table(
+        index=list(by), columns="metabolite", values="abs_error", aggfunc="mean"
+    )
 
 
 __all__ = [

@@ -48,11 +48,13 @@ def _try_install() -> str:
     cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]
     for attempt in (cmd, None):
         if attempt is None:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=300,
-                           check=False)
+            subprocess.run(
+                ["apt-get", "update", "-q"], env=env, capture_output=True, timeout=300, check=False
+            )
             attempt = cmd
-        proc = subprocess.run(attempt, env=env, capture_output=True, text=True, timeout=600,
-                              check=False)
+        proc = subprocess.run(
+            attempt, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
         if proc.returncode == 0:
             return "installed"
     return f"apt-get install postgresql failed: {proc.stderr.strip()[-300:]}"
@@ -77,7 +79,9 @@ def _as_server_user(argv: list[str]) -> list[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """URL ``postgresql+psycopg2://mrs@127.0.0.1:<port>/optuna_test`` of a fresh local server."""
-    pytest.importorskip("psycopg2", reason="psycopg2 (the dev extra psycopg2-binary) is not installed")
+    pytest.importorskip(
+        "psycopg2", reason="psycopg2 (the dev extra psycopg2-binary) is not installed"
+    )
     initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
         outcome = _try_install()
@@ -101,17 +105,25 @@ def postgres_server() -> Iterator[str]:
     started = False
     try:
         proc = subprocess.run(
-            _as_server_user([initdb, "-D", str(data), "-U", PG_USER, "--auth=trust", "-E", "UTF8",
-                             "--no-sync"]),
-            capture_output=True, text=True, timeout=120, check=False,
+            _as_server_user(
+                [initdb, "-D", str(data), "-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync"]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if proc.returncode != 0:
             pytest.skip(f"initdb failed: {proc.stderr.strip()[-300:]}")
         opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
         proc = subprocess.run(
-            _as_server_user([pg_ctl, "-D", str(data), "-l", str(logfile), "-o", opts, "-w", "-t", "60",
-                             "start"]),
-            capture_output=True, text=True, timeout=120, check=False,
+            _as_server_user(
+                [pg_ctl, "-D", str(data), "-l", str(logfile), "-o", opts, "-w", "-t", "60", "start"]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if proc.returncode != 0:
             tail = logfile.read_text()[-300:] if logfile.exists() else proc.stderr[-300:]
@@ -127,6 +139,10 @@ def postgres_server() -> Iterator[str]:
         yield f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{port}/{PG_DB}"
     finally:
         if started:
-            subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
-                           capture_output=True, timeout=60, check=False)
+            subprocess.run(
+                _as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
         shutil.rmtree(root, ignore_errors=True)

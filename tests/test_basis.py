@@ -49,8 +49,16 @@ def test_npz_round_trip(tmp_path: Path) -> None:
     b = singlet_basis({"Cr": 3.027, "NAA": 2.008}).broaden(2.0)
     path = b.save_npz(tmp_path / "basis.npz")
     with np.load(path) as npz:  # the documented contract of `mrs simulate`
-        assert {"metabolites", "fid_on", "fid_off", "dwell_s", "larmor_mhz",
-                "ppm_reference", "te_ms", "lw_hz"} <= set(npz.files)
+        assert {
+            "metabolites",
+            "fid_on",
+            "fid_off",
+            "dwell_s",
+            "larmor_mhz",
+            "ppm_reference",
+            "te_ms",
+            "lw_hz",
+        } <= set(npz.files)
         assert npz["fid_on"].shape == (2, 1024) and np.iscomplexobj(npz["fid_on"])
     back = Basis.load_npz(path)
     assert back.metabolites == b.metabolites and back.lw_hz == 2.0
@@ -63,13 +71,27 @@ def test_npz_bad_input_names_file_and_field(tmp_path: Path) -> None:
     np.savez(bad, metabolites=np.array(["Cr"]), fid_on=np.zeros((2, 8), complex))
     with pytest.raises(MRSFormatError, match=r"bad\.npz.*fid_off"):
         Basis.load_npz(bad)
-    np.savez(bad, metabolites=np.array(["Cr", "NAA"]), fid_on=np.zeros((3, 8), complex),
-             fid_off=np.zeros((2, 8), complex), dwell_s=5e-4, larmor_mhz=123.2, ppm_reference=4.65)
+    np.savez(
+        bad,
+        metabolites=np.array(["Cr", "NAA"]),
+        fid_on=np.zeros((3, 8), complex),
+        fid_off=np.zeros((2, 8), complex),
+        dwell_s=5e-4,
+        larmor_mhz=123.2,
+        ppm_reference=4.65,
+    )
     with pytest.raises(MRSFormatError, match=r"fid_on.*\(2, n_points\)"):
         Basis.load_npz(bad)
     nan = np.full((2, 8), np.nan, complex)
-    np.savez(bad, metabolites=np.array(["Cr", "NAA"]), fid_on=nan, fid_off=nan,
-             dwell_s=5e-4, larmor_mhz=123.2, ppm_reference=4.65)
+    np.savez(
+        bad,
+        metabolites=np.array(["Cr", "NAA"]),
+        fid_on=nan,
+        fid_off=nan,
+        dwell_s=5e-4,
+        larmor_mhz=123.2,
+        ppm_reference=4.65,
+    )
     with pytest.raises(MRSFormatError, match="finite"):
         Basis.load_npz(bad)
     with pytest.raises(MRSFormatError, match="no such file"):

@@ -65,7 +65,9 @@ def test_every_entry_is_complete() -> None:
         assert entry.licence and entry.description
 
 
-def test_data_dir_first(fake_entry: data.DataFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_dir_first(
+    fake_entry: data.DataFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "shared"
     (root / "test").mkdir(parents=True)
     (root / "test" / "payload.txt").write_bytes(PAYLOAD)
@@ -73,7 +75,9 @@ def test_data_dir_first(fake_entry: data.DataFile, tmp_path: Path, monkeypatch: 
     assert data.fetch(fake_entry.name) == root / "test" / "payload.txt"
 
 
-def test_corrupt_file_is_refused(fake_entry: data.DataFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupt_file_is_refused(
+    fake_entry: data.DataFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "shared"
     (root / "test").mkdir(parents=True)
     (root / "test" / "payload.txt").write_bytes(PAYLOAD + b"tampered")

@@ -12,7 +12,9 @@ from mrs_lib.spectrum import EditedSpectra, Spectrum
 DWELL, LARMOR, N = 1 / 2000, 123.2, 2048
 
 
-def line(ppm: float, amp: float, lorentz_hz: float = 0.0, gauss_hz: float = 0.0, phase_deg: float = 0.0):
+def line(
+    ppm: float, amp: float, lorentz_hz: float = 0.0, gauss_hz: float = 0.0, phase_deg: float = 0.0
+):
     t = np.arange(N) * DWELL
     return (
         amp
@@ -51,13 +53,18 @@ def test_cho_artefact_is_down_weighted():
     """A 3.2 ppm subtraction artefact (weight 0.001) barely moves the GABA area."""
     gaba = line(3.0, 10.0, gauss_hz=20.0)
     plain = fit_gaba(spec(gaba)).area
-    with_artefact = fit_gaba(spec(gaba + line(3.22, 4.0, lorentz_hz=4.0) - line(3.20, 4.0, lorentz_hz=4.0))).area
+    with_artefact = fit_gaba(
+        spec(gaba + line(3.22, 4.0, lorentz_hz=4.0) - line(3.20, 4.0, lorentz_hz=4.0))
+    ).area
     assert with_artefact == pytest.approx(plain, rel=0.02)
 
 
 def test_two_lorentzian_creatine_area_and_phase():
     """Oracle: Cr (3.02) + Cho (3.20) Lorentzians sharing width and phase: Cr area amp/(dwell larmor)."""
-    off = spec(line(3.02, 6.0, lorentz_hz=6.0, phase_deg=15) + line(3.20, 4.0, lorentz_hz=6.0, phase_deg=15))
+    off = spec(
+        line(3.02, 6.0, lorentz_hz=6.0, phase_deg=15)
+        + line(3.20, 4.0, lorentz_hz=6.0, phase_deg=15)
+    )
     fit = fit_creatine(off)
     assert fit.area == pytest.approx(area_ppm(6.0), rel=0.02)
     assert fit.centre_ppm == pytest.approx(3.02, abs=1e-3)

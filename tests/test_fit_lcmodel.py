@@ -51,7 +51,7 @@ $$DIAG  1 lines in following diagnostic table:
    1 FATAL     MYBASI  3
 """
 
-FAKE = r'''#!{python}
+FAKE = r"""#!{python}
 import os, re, sys
 control = sys.stdin.read()
 keys = dict((k.upper(), v) for k, v in re.findall(r"^\s*(\w+)\s*=\s*'?([^'\n]*)'?", control, re.M))
@@ -65,7 +65,7 @@ if mode != "none":
     with open(tab, "w") as fh:
         fh.write(open(os.environ["FAKE_LCMODEL_" + mode.upper()]).read())
 print("fake lcmodel done")
-'''
+"""
 
 
 @pytest.fixture

@@ -71,7 +71,9 @@ def test_paper_parameter_counts_match_the_published_sizes() -> None:
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_cpu_presets_are_smaller_than_paper(name: str) -> None:
     with torch.device("meta"):
-        assert count_parameters(build_model(name, "cpu")) <= count_parameters(build_model(name, "paper"))
+        assert count_parameters(build_model(name, "cpu")) <= count_parameters(
+            build_model(name, "paper")
+        )
 
 
 def test_config_round_trip_and_overrides() -> None:

@@ -24,7 +24,13 @@ def test_swansea_design_matches_the_published_series(data_file: Callable[[str], 
     assert set(conc[:, 1]) == {0.0, 8.0}
     assert conc[:, 2].min() == 0.0 and conc[:, 2].max() == pytest.approx(13.7)
     glx = conc[:, 3] > 0
-    assert {d.series for d, g in zip(design, glx, strict=True) if g} <= {"E3", "E4a", "E4b", "E4c", "E4d"}
+    assert {d.series for d, g in zip(design, glx, strict=True) if g} <= {
+        "E3",
+        "E4a",
+        "E4b",
+        "E4c",
+        "E4d",
+    }
     assert set(conc[glx, 3]) == {12.0} and set(conc[glx, 4]) == {3.0}
 
 

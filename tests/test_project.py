@@ -19,7 +19,9 @@ def test_environment_yml_matches_pyproject() -> None:
     text = (ROOT / "environment.yml").read_text()
     listed = re.findall(r"^\s+- ([A-Za-z0-9_.\-]+(?:==|>=|<=)[^\s#]+)\s*$", text, flags=re.M)
     assert sorted(listed) == sorted(_pyproject_deps())
-    assert re.search(r"^\s+- -e \.\s*$", text, flags=re.M), "environment.yml must install the package"
+    assert re.search(r"^\s+- -e \.\s*$", text, flags=re.M), (
+        "environment.yml must install the package"
+    )
 
 
 def test_direct_dependencies_are_pinned() -> None:

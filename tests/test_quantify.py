@@ -119,14 +119,18 @@ def test_paper_test_set_and_npz_round_trip(basis, tmp_path):
     assert np.all(ts.params["sigma_on"] <= 0.03)
     path = save_spectra_npz(tmp_path / "t.npz", ts.spectra, ts.concentrations)
     spectra, truth = read_spectra(path)
-    assert np.array_equal(spectra.on.fid, ts.spectra.on.fid) and np.array_equal(truth, ts.concentrations)
+    assert np.array_equal(spectra.on.fid, ts.spectra.on.fid) and np.array_equal(
+        truth, ts.concentrations
+    )
     assert spectra.on.ppm_reference == ts.spectra.on.ppm_reference
     # bad files: the error names the file and the key
     from mrs_lib.errors import MRSFormatError
 
     with pytest.raises(MRSFormatError, match=r"nope\.npz.*no such file"):
         read_spectra(tmp_path / "nope.npz")
-    np.savez(tmp_path / "partial.npz", fid_off=ts.spectra.off.fid, fid_on=ts.spectra.on.fid, dwell_s=1e-4)
+    np.savez(
+        tmp_path / "partial.npz", fid_off=ts.spectra.off.fid, fid_on=ts.spectra.on.fid, dwell_s=1e-4
+    )
     with pytest.raises(MRSFormatError, match=r"partial\.npz.*larmor_mhz.*missing"):
         read_spectra(tmp_path / "partial.npz")
     (tmp_path / "junk.npz").write_bytes(b"not an archive")
@@ -141,6 +145,18 @@ def test_cli_prints_a_table(basis, tmp_path, capsys):
 
     basis.save_npz(tmp_path / "b.npz")
     save_spectra_npz(tmp_path / "s.npz", basis.mix(TRUE).map(lambda s: s.broaden(3.0)))
-    assert main(["fit", "--method", "gannet", "--basis", str(tmp_path / "b.npz"), str(tmp_path / "s.npz")]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--method",
+                "gannet",
+                "--basis",
+                str(tmp_path / "b.npz"),
+                str(tmp_path / "s.npz"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "GABA" in out and out.count("s.npz[") == 2

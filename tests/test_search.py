@@ -81,8 +81,9 @@ def _cfg(**kw: object) -> search.SearchConfig:
 
 def test_three_trial_study_runs(tmp_path: Path) -> None:
     url = search.storage_url(tmp_path / "s.db")
-    study = search.run_study(_cfg(), 3, storage=url, study_name="t",
-                             objective=search.proxy_objective("cnn", steps=4))
+    study = search.run_study(
+        _cfg(), 3, storage=url, study_name="t", objective=search.proxy_objective("cnn", steps=4)
+    )
     assert len(study.trials) == 3
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert study.user_attrs["search_config"]["family"] == "cnn"
@@ -118,8 +119,9 @@ def test_resume_continues_the_count(tmp_path: Path) -> None:
 
 def test_pruning_stops_bad_trials(tmp_path: Path) -> None:
     """With the median pruner, a trial reporting worse than all earlier ones at every step is pruned."""
-    study = search.open_study("p", search.storage_url(tmp_path / "p.db"),
-                              pruner=search.make_pruner("median"))
+    study = search.open_study(
+        "p", search.storage_url(tmp_path / "p.db"), pruner=search.make_pruner("median")
+    )
 
     def curve(trial: optuna.Trial) -> float:
         level = 1.0 if trial.number < 6 else 10.0
@@ -139,17 +141,40 @@ def test_samplers_are_seeded(tmp_path: Path, sampler: str) -> None:
     """The same seed gives the same sequence of configurations."""
     runs = []
     for k in range(2):
-        study = search.run_study(_cfg(sampler=sampler), 4, storage=tmp_path / f"{k}.db",
-                                 study_name="s", objective=search.proxy_objective("cnn", steps=1))
+        study = search.run_study(
+            _cfg(sampler=sampler),
+            4,
+            storage=tmp_path / f"{k}.db",
+            study_name="s",
+            objective=search.proxy_objective("cnn", steps=1),
+        )
         runs.append([t.params for t in study.trials])
     assert runs[0] == runs[1]
 
 
 def _worker(storage: str, study: str, trials: int, seed: int) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "mrs_lib", "search", "--model", "cnn", "--trials", str(trials),
-           "--storage", storage, "--study", study, "--objective", "proxy", "--epochs", "3",
-           "--proxy-step-s", "0.4",
-           "--worker-seed", str(seed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mrs_lib",
+        "search",
+        "--model",
+        "cnn",
+        "--trials",
+        str(trials),
+        "--storage",
+        storage,
+        "--study",
+        study,
+        "--objective",
+        "proxy",
+        "--epochs",
+        "3",
+        "--proxy-step-s",
+        "0.4",
+        "--worker-seed",
+        str(seed),
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -169,9 +194,12 @@ def _assert_exactly(study: optuna.Study, n: int) -> None:
     assert all(t.state.is_finished() and t.state.name != "FAIL" for t in trials)
     assert len({repr(sorted(t.params.items())) for t in trials}) == n  # no configuration twice
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took part ...
-    overlap = any(a.datetime_start < b.datetime_complete and b.datetime_start < a.datetime_complete
-                  for a in trials for b in trials
-                  if a.user_attrs["worker"] != b.user_attrs["worker"])
+    overlap = any(
+        a.datetime_start < b.datetime_complete and b.datetime_start < a.datetime_complete
+        for a in trials
+        for b in trials
+        if a.user_attrs["worker"] != b.user_attrs["worker"]
+    )
     assert overlap  # ... at the same time
 
 
@@ -201,8 +229,13 @@ def test_real_objective_trains_and_reports(tmp_path: Path) -> None:
     y = rng.random((24, 5)).astype(np.float32)
     y /= y.sum(axis=1, keepdims=True)
     x = rng.standard_normal((24, 2, 2048)).astype(np.float32)
-    cfg = search.SearchConfig(family="yae", epochs=2, patience=2, val_fraction=0.25,
-                              train_overrides={"device": "cpu", "num_threads": 1})
+    cfg = search.SearchConfig(
+        family="yae",
+        epochs=2,
+        patience=2,
+        val_fraction=0.25,
+        train_overrides={"device": "cpu", "num_threads": 1},
+    )
     study = search.run_study(cfg, 2, storage=tmp_path / "r.db", data=(x, y, x.copy()))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     for t in study.trials:
@@ -214,8 +247,13 @@ def test_real_objective_trains_and_reports(tmp_path: Path) -> None:
 def test_export_and_load_shipped_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exported study is one SQLite file with a sidecar; load_study verifies and reads it."""
     monkeypatch.setenv("MRS_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    study = search.run_study(_cfg(), 6, storage=tmp_path / "w.db", study_name="cnn-cpu",
-                             objective=search.proxy_objective("cnn", steps=3))
+    study = search.run_study(
+        _cfg(),
+        6,
+        storage=tmp_path / "w.db",
+        study_name="cnn-cpu",
+        objective=search.proxy_objective("cnn", steps=3),
+    )
     record = search.export_study(study, tmp_path / "artifacts" / "search-test.db", seed=0)
     assert record["trials"]["COMPLETE"] + record["trials"]["PRUNED"] == 6
     assert not (tmp_path / "artifacts" / "search-test.db-wal").exists()
@@ -234,8 +272,12 @@ def test_study_figures(tmp_path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    study = search.run_study(_cfg(family="yae"), 12, storage=tmp_path / "f.db",
-                             objective=search.proxy_objective("yae", steps=3))
+    study = search.run_study(
+        _cfg(family="yae"),
+        12,
+        storage=tmp_path / "f.db",
+        objective=search.proxy_objective("yae", steps=3),
+    )
     imp = search.param_importances(study)
     assert set(imp) <= set(study.best_params) and sum(imp.values()) == pytest.approx(1.0)
     search.plot_history(study)

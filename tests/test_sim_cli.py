@@ -16,11 +16,27 @@ def _artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MRS_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
 
 
-def test_mrs_simulate_writes_the_npz_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mrs_simulate_writes_the_npz_contract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Oracle: the contract of issue 3 item 5 and Basis.broaden (Lorentzian exp(-pi lw t))."""
     out = tmp_path / "b.npz"
-    rc = main(["simulate", "--preset", "external-reference", "--points", "512",
-               "--metabolites", "GABA", "Cr", "--lw-hz", "2.0", "--out", str(out)])
+    rc = main(
+        [
+            "simulate",
+            "--preset",
+            "external-reference",
+            "--points",
+            "512",
+            "--metabolites",
+            "GABA",
+            "Cr",
+            "--lw-hz",
+            "2.0",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert "elapsed" in capsys.readouterr().out
     with np.load(out) as z:
@@ -33,7 +49,9 @@ def test_mrs_simulate_writes_the_npz_contract(tmp_path: Path, capsys: pytest.Cap
         assert float(z["ppm_reference"]) == pytest.approx(3.0)
         assert float(z["te_ms"]) == pytest.approx(68.0)
         fid_off = z["fid_off"]
-    raw = simulate_basis("external-reference", metabolites=["GABA", "Cr"], n_points=512, progress=False)
+    raw = simulate_basis(
+        "external-reference", metabolites=["GABA", "Cr"], n_points=512, progress=False
+    )
     t = np.arange(512) * 5e-4
     np.testing.assert_allclose(fid_off, raw.off.fid * np.exp(-np.pi * 2.0 * t), atol=1e-10)
     assert Basis.load_npz(out).lw_hz == 2.0
@@ -63,8 +81,18 @@ def test_mrs_simulate_exports_nifti_and_lcmodel(tmp_path: Path) -> None:
     from mrs_lib.io.lcmodel import read_basis
     from mrs_lib.io.nifti import load_basis
 
-    common = ["simulate", "--preset", "external-reference", "--points", "256",
-              "--metabolites", "NAA", "Cr", "--lw-hz", "3"]
+    common = [
+        "simulate",
+        "--preset",
+        "external-reference",
+        "--points",
+        "256",
+        "--metabolites",
+        "NAA",
+        "Cr",
+        "--lw-hz",
+        "3",
+    ]
     assert main([*common, "--out", str(tmp_path / "b.npz")]) == 0
     assert main([*common, "--out", str(tmp_path / "b.nii.gz")]) == 0
     assert main([*common, "--out", str(tmp_path / "b.BASIS")]) == 0

@@ -14,8 +14,15 @@ import pytest
 from mrs_lib.sim import Basis, load_fida_reference, simulate_basis
 
 WINDOW = (1.8, 4.2)
-CASES = [("GABA", "diff"), ("Glu", "diff"), ("Gln", "diff"), ("NAA", "on"), ("NAA", "off"),
-         ("Cr", "on"), ("Cr", "off")]
+CASES = [
+    ("GABA", "diff"),
+    ("Glu", "diff"),
+    ("Gln", "diff"),
+    ("NAA", "on"),
+    ("NAA", "off"),
+    ("Cr", "on"),
+    ("Cr", "off"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,4 +69,6 @@ def test_off_amplitudes_relative_to_cr(pair: tuple[Basis, Basis]) -> None:
     r_off, s_off = _real(ref, "off"), _real(sim, "off")
     scale = np.einsum("mk,mk->m", r_off, s_off) / np.einsum("mk,mk->m", s_off, s_off)
     rel = scale / scale[ref.index("Cr")]
-    np.testing.assert_allclose(rel, 1.0, atol=0.03, err_msg=str(dict(zip(ref.metabolites, rel, strict=True))))
+    np.testing.assert_allclose(
+        rel, 1.0, atol=0.03, err_msg=str(dict(zip(ref.metabolites, rel, strict=True)))
+    )

@@ -103,7 +103,9 @@ def test_every_proton_contributes_equally_across_metabolites() -> None:
     """
     protons = {"Cr": 6, "NAA": 7, "GABA": 6, "Glu": 5, "Gln": 7}
     for met, n in protons.items():
-        assert pulse_acquire(spin_system(met), LARMOR, REF).area().real == pytest.approx(n, abs=1e-9)
+        assert pulse_acquire(spin_system(met), LARMOR, REF).area().real == pytest.approx(
+            n, abs=1e-9
+        )
     seq = _ideal(edit_duration_ms=14.0)
     one = simulate_part(SpinPart((2.008,), (), 3.0), seq)["off"]
     three = simulate_part(SpinPart((2.008, 2.008, 2.008)), seq)["off"]
@@ -122,8 +124,14 @@ def test_editing_pulse_bandwidths_match_bloch_facts() -> None:
     assert refocusing_profile(opt, np.linspace(0, 400, 41)).min() > 0.97
 
 
-def _naive_propagator(part: SpinPart, pulse_steps: np.ndarray, dt: float, carrier_hz: float,
-                      offset_hz: float, sub: int) -> np.ndarray:
+def _naive_propagator(
+    part: SpinPart,
+    pulse_steps: np.ndarray,
+    dt: float,
+    carrier_hz: float,
+    offset_hz: float,
+    sub: int,
+) -> np.ndarray:
     """Per-step expm in the Zeeman basis, receiver frame, RF phase ramp 2 pi nu_c t (sub-stepped)."""
     n = part.n_spins
     ix, iy_over_i, iz, _ = spin_operators(n)
@@ -168,7 +176,9 @@ def test_one_dimensional_projection_equals_full_grid() -> None:
     averaging over x first is exact.
     """
     part = SpinPart((3.0, 2.0), ((0, 1, 7.0),))
-    seq = MegaPress(LARMOR, REF, refocusing="shaped", grid_points=5, refocus_steps=40, edit_steps=20)
+    seq = MegaPress(
+        LARMOR, REF, refocusing="shaped", grid_points=5, refocus_steps=40, edit_steps=20
+    )
     fast = simulate_part(part, seq, ("on",))["on"]
     ps = _Part(part, LARMOR, REF)
     d1, d2, d3, d4, d5 = (t * 1e-3 for t in seq.free_delays_ms())
@@ -194,7 +204,13 @@ def _window(lines: LineList, lo: float, hi: float) -> float:
     return float(lines.amp[(ppm >= lo) & (ppm <= hi)].sum().real)
 
 
-_RANGES = {"GABA": (2.85, 3.2), "Glu": (3.6, 3.9), "Gln": (3.6, 3.9), "NAA": (1.9, 2.1), "Cr": (2.85, 3.2)}
+_RANGES = {
+    "GABA": (2.85, 3.2),
+    "Glu": (3.6, 3.9),
+    "Gln": (3.6, 3.9),
+    "NAA": (1.9, 2.1),
+    "Cr": (2.85, 3.2),
+}
 
 
 def _integrals(met: str, edit_ms: float, **changes: object) -> dict[str, float]:
@@ -210,10 +226,20 @@ def _integrals(met: str, edit_ms: float, **changes: object) -> dict[str, float]:
 
 # physics.md section 4, ideal-refocusing rows (DIFF = ON - OFF)
 _TABLE = {
-    14.0: {"GABA": {"diff": 0.975, "on": 0.94, "off": -0.03}, "NAA": {"diff": -0.997},
-           "Cr": {"diff": -0.009}, "Glu": {"diff": 0.60}, "Gln": {"diff": 0.61}},
-    20.0: {"GABA": {"diff": 0.946, "on": 0.91, "off": -0.03}, "NAA": {"diff": -0.985},
-           "Cr": {"diff": 0.0}, "Glu": {"diff": 0.52}, "Gln": {"diff": 0.49}},
+    14.0: {
+        "GABA": {"diff": 0.975, "on": 0.94, "off": -0.03},
+        "NAA": {"diff": -0.997},
+        "Cr": {"diff": -0.009},
+        "Glu": {"diff": 0.60},
+        "Gln": {"diff": 0.61},
+    },
+    20.0: {
+        "GABA": {"diff": 0.946, "on": 0.91, "off": -0.03},
+        "NAA": {"diff": -0.985},
+        "Cr": {"diff": 0.0},
+        "Glu": {"diff": 0.52},
+        "Gln": {"diff": 0.49},
+    },
 }
 
 
@@ -230,9 +256,12 @@ def test_validation_table_ideal_refocusing(met: str, edit_ms: float) -> None:
         assert got[key] == pytest.approx(want, abs=0.03), (met, edit_ms, key, got)
 
 
-@pytest.mark.xfail(strict=True, reason="Glx co-editing 0.67-0.68 (14 ms) / 0.54-0.58 (20 ms) here vs "
-                   "0.60/0.61 and 0.52/0.49 in physics.md; the same simulator matches FID-A's Glu and Gln "
-                   "DIFF with r > 0.9999 (test_sim_fida), see the chapter 1 notes")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Glx co-editing 0.67-0.68 (14 ms) / 0.54-0.58 (20 ms) here vs "
+    "0.60/0.61 and 0.52/0.49 in physics.md; the same simulator matches FID-A's Glu and Gln "
+    "DIFF with r > 0.9999 (test_sim_fida), see the chapter 1 notes",
+)
 @pytest.mark.parametrize("met", ["Glu", "Gln"])
 def test_validation_table_glx_coediting(met: str) -> None:
     """Oracle: physics.md section 4 (ideal refocusing, 14 ms), +-0.03 - a known discrepancy."""
@@ -248,9 +277,14 @@ def test_validation_table_shaped_refocusing(met: str) -> None:
     against 41 positions and 250 steps.
     GABA DIFF depends most on the pulse's band edges: it is held to +-0.05 (0.82 vs 0.786).
     """
-    got = _integrals(met, 14.0, refocusing="shaped", grid_points=21, refocus_steps=100, edit_off_ppm=7.5)
-    want = {"GABA": {"diff": 0.786, "on": 0.876, "off": 0.090}, "NAA": {"diff": -0.96},
-            "Cr": {"diff": -0.009}}[met]
+    got = _integrals(
+        met, 14.0, refocusing="shaped", grid_points=21, refocus_steps=100, edit_off_ppm=7.5
+    )
+    want = {
+        "GABA": {"diff": 0.786, "on": 0.876, "off": 0.090},
+        "NAA": {"diff": -0.96},
+        "Cr": {"diff": -0.009},
+    }[met]
     for key, value in want.items():
         tol = 0.05 if (met, key) == ("GABA", "diff") else 0.03
         assert got[key] == pytest.approx(value, abs=tol), (met, key, got)

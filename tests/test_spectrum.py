@@ -15,7 +15,9 @@ LARMOR = 123.23
 DWELL = 1 / 2000.0
 
 
-def singlet(ppm: float, n: int = 4096, lw_hz: float = 0.0, amp: complex = 1.0, ref: float = 4.65) -> Spectrum:
+def singlet(
+    ppm: float, n: int = 4096, lw_hz: float = 0.0, amp: complex = 1.0, ref: float = 4.65
+) -> Spectrum:
     """A single line at ``ppm``: fid = amp exp(2 pi i f t) exp(-pi lw t)."""
     t = np.arange(n) * DWELL
     f = (ppm - ref) * LARMOR

@@ -72,7 +72,11 @@ def test_bad_ranges_are_refused() -> None:
 def test_macromolecules_in_diff_only_with_requested_area(plan: GridPlan) -> None:
     """Oracle: MM3co adds a Gaussian at 3.0 ppm to ON only; DIFF area (fid(0)) = level x GABA DIFF area."""
     st = state_for(plan, [0, 0, 0, 0, 0], n=2)
-    p = {"mm_level": np.array([0.5, 1.0]), "mm_ppm": np.array([3.0, 3.0]), "mm_fwhm_hz": np.array([14.0, 14.0])}
+    p = {
+        "mm_level": np.array([0.5, 1.0]),
+        "mm_ppm": np.array([3.0, 3.0]),
+        "mm_fwhm_hz": np.array([14.0, 14.0]),
+    }
     Macromolecules().apply(st, p)
     fid = st.plain_fid()
     assert np.all(fid[:, 0] == 0)
@@ -86,8 +90,13 @@ def test_macromolecules_in_diff_only_with_requested_area(plan: GridPlan) -> None
 def test_residual_water_sits_above_the_window(plan: GridPlan) -> None:
     """Oracle: a line at 4.7 ppm peaks outside 1.0-4.5 ppm; its tail rises towards 4.5 ppm."""
     st = state_for(plan, [0, 0, 0, 0, 1.0])
-    p = {"water_level": np.array([5.0]), "water_ppm": np.array([4.7]), "water_fwhm_hz": np.array([10.0]),
-         "water_phase_deg": np.array([0.0]), "water_on_ratio": np.array([1.0])}
+    p = {
+        "water_level": np.array([5.0]),
+        "water_ppm": np.array([4.7]),
+        "water_fwhm_hz": np.array([10.0]),
+        "water_phase_deg": np.array([0.0]),
+        "water_on_ratio": np.array([1.0]),
+    }
     ResidualWater().apply(st, p)
     np.testing.assert_allclose(np.abs(st.water[0, 0, 0]), 5.0 * st.ref_amplitude[0, 0], rtol=1e-5)
     st.transform()

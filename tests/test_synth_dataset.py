@@ -98,7 +98,21 @@ def test_cli_synth_prints_rate(basis, tmp_path, capsys) -> None:
     """`mrs synth --basis FILE.npz ...` writes the set and prints spectra per second."""
     bfile = basis.save_npz(tmp_path / "basis.npz")
     out = tmp_path / "cli.npz"
-    rc = cli.main(["synth", "--basis", str(bfile), "--n", "200", "--seed", "2", "--augment", "paper-no-lw", "--out", str(out)])
+    rc = cli.main(
+        [
+            "synth",
+            "--basis",
+            str(bfile),
+            "--n",
+            "200",
+            "--seed",
+            "2",
+            "--augment",
+            "paper-no-lw",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "spectra/s" in text and "200 spectra (paper-no-lw)" in text
@@ -106,7 +120,24 @@ def test_cli_synth_prints_rate(basis, tmp_path, capsys) -> None:
     assert len(st) == 200 and st.config.name == "paper-no-lw"
     ref = generate(basis, 1, 0, "paper-no-lw")  # same config, fresh synthesiser: contract holds
     assert st.x.shape[1:] == ref.x.shape[1:]
-    assert cli.main(["synth", "--basis", str(bfile), "--n", "5", "--seed", "1", "--augment", "nope", "--out", str(out)]) == 2
+    assert (
+        cli.main(
+            [
+                "synth",
+                "--basis",
+                str(bfile),
+                "--n",
+                "5",
+                "--seed",
+                "1",
+                "--augment",
+                "nope",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "preset" in capsys.readouterr().err
 
 

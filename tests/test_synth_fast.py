@@ -23,7 +23,9 @@ BW = 2000.0
 @pytest.fixture(scope="module")
 def basis():
     # lines spread over the window, incl. one near each edge, so wrap-around would show
-    return _singlets((3.03, 3.0, 3.75, 2.35, 1.1), n_points=N, bw_hz=BW, larmor_mhz=LARMOR, ppm_reference=4.65)
+    return _singlets(
+        (3.03, 3.0, 3.75, 2.35, 1.1), n_points=N, bw_hz=BW, larmor_mhz=LARMOR, ppm_reference=4.65
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,9 @@ def test_grid_noise_same_statistics_as_exact_path(basis) -> None:
     Both give noise of real-part SD sigma sqrt(T) (within 3 %) and the same
     neighbour correlation (within 0.02).
     """
-    cfg = SynthConfig(name="t", augmentations=(Linewidth((4.0, 4.0)), Noise("relative", (0.02, 0.02))))
+    cfg = SynthConfig(
+        name="t", augmentations=(Linewidth((4.0, 4.0)), Noise("relative", (0.02, 0.02)))
+    )
     stats = []
     for exact in (False, True):
         b = generate(basis, 256, 3, cfg.replace(exact=exact), workers=1)

@@ -123,7 +123,9 @@ def test_measured_noise_sd_matches_requested(basis: Basis) -> None:
     # sigma is the requested fraction of max |FID| of the noiseless metabolite signal
     t = np.arange(N) / BW
     fid_off = b.concentrations @ basis.off.fid * np.exp(-np.pi * 2.0 * t)
-    np.testing.assert_allclose(b.params["sigma_off"], 0.02 * np.abs(fid_off).max(axis=-1), rtol=1e-4)
+    np.testing.assert_allclose(
+        b.params["sigma_off"], 0.02 * np.abs(fid_off).max(axis=-1), rtol=1e-4
+    )
 
 
 def test_snr_mode_gives_requested_snr(basis: Basis) -> None:
@@ -169,7 +171,13 @@ def test_components_sum_to_total(basis: Basis) -> None:
     plan = synth.plans[0]
     rng = np.random.default_rng(4)
     conc = rng.random(5)
-    augs = [MetaboliteLinewidth((0, 3)), MetaboliteShift((-2, 2)), Linewidth((0, 5), (0, 3)), FrequencyShift(), ZeroOrderPhase()]
+    augs = [
+        MetaboliteLinewidth((0, 3)),
+        MetaboliteShift((-2, 2)),
+        Linewidth((0, 5), (0, 3)),
+        FrequencyShift(),
+        ZeroOrderPhase(),
+    ]
     params = [a.draw(rng, 1) for a in augs]
 
     def spectrum(c: np.ndarray) -> np.ndarray:
@@ -191,10 +199,15 @@ def test_area_preserved_under_broadening(basis: Basis) -> None:
     """Oracle: integral of the spectrum = N * fid(0); every lineshape factor equals 1 at t = 0."""
     plan = GridPlan(basis, base_lw_hz=0.0)
     state = SynthState(plan, np.ones((3, 5)))
-    MetaboliteLinewidth((0, 4), (0, 4)).apply(state, MetaboliteLinewidth((0, 4), (0, 4)).draw(np.random.default_rng(5), 3))
+    MetaboliteLinewidth((0, 4), (0, 4)).apply(
+        state, MetaboliteLinewidth((0, 4), (0, 4)).draw(np.random.default_rng(5), 3)
+    )
     state.mix()
     before = state.plain_fid()
-    Linewidth().apply(state, {"lorentzian_hz": np.array([1.0, 5.0, 10.0]), "gaussian_hz": np.array([0.0, 4.0, 8.0])})
+    Linewidth().apply(
+        state,
+        {"lorentzian_hz": np.array([1.0, 5.0, 10.0]), "gaussian_hz": np.array([0.0, 4.0, 8.0])},
+    )
     after = state.plain_fid()
     np.testing.assert_allclose(after[..., 0], before[..., 0], rtol=1e-6)
     area = np.fft.fft(after, axis=-1).sum(axis=-1) / N  # = fid[0] by the DFT inversion formula
@@ -230,10 +243,18 @@ def test_paper_batch_contract(basis: Basis) -> None:
     b = generate(basis, 256, 0, "paper")
     assert b.x.shape == (256, 2, 2048) and b.x.dtype == np.float32
     assert b.clean is not None and b.clean.shape == b.x.shape
-    assert b.concentrations.shape == (256, 5) and np.all((b.concentrations >= 0) & (b.concentrations < 1))
+    assert b.concentrations.shape == (256, 5) and np.all(
+        (b.concentrations >= 0) & (b.concentrations < 1)
+    )
     np.testing.assert_allclose(b.targets.sum(axis=1), 1.0, rtol=1e-6)
     assert b.targets.dtype == np.float32
-    assert set(b.params) >= {"lorentzian_hz", "noise_fraction_off", "noise_fraction_on", "sigma_off", "sigma_on"}
+    assert set(b.params) >= {
+        "lorentzian_hz",
+        "noise_fraction_off",
+        "noise_fraction_on",
+        "sigma_off",
+        "sigma_on",
+    }
     assert all(len(v) == 256 for v in b.params.values())
     assert np.all(b.params["lorentzian_hz"] >= 0) and np.all(b.params["lorentzian_hz"] <= 8)
     assert np.all(np.abs(b.x[:, 0]).max(axis=-1) <= 1.0 + 1e-6)
@@ -250,7 +271,11 @@ def test_presets_and_config_roundtrip(basis: Basis) -> None:
     assert full.x.shape == (64, 2, 2048)
     assert set(np.unique(full.params["grid_bw_hz"])) == {1250.0, 2000.0, 4000.0}
     assert set(np.unique(full.params["grid_n_points"])) == {1024, 2048, 4096}
-    assert Synthesizer(basis, "full").skipped_grids == [(1250.0, 1024), (4000.0, 2048), (4000.0, 4096)]
+    assert Synthesizer(basis, "full").skipped_grids == [
+        (1250.0, 1024),
+        (4000.0, 2048),
+        (4000.0, 4096),
+    ]
     assert np.all(np.isfinite(full.x)) and np.all(np.isfinite(full.clean))
     assert "lorentzian_hz" not in generate(basis, 8, 1, "paper-no-lw").params
     with pytest.raises(MRSDataError, match="preset"):

@@ -42,6 +42,8 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
 FAST = {"max_epochs": 4, "lr": 3e-3, "batch_size": 32, "seed": 3, "device": "cpu"}
 
 
@@ -74,7 +76,13 @@ def test_on_epoch_sees_every_epoch_and_its_exception_propagates() -> None:
 
 def test_checkpoint_round_trip_with_provenance(tmp_path: Path) -> None:
     res = train_model(
-        "cnn", "tiny", TrainConfig(**FAST), TRAIN, VAL, checkpoint_dir=tmp_path, progress=False,
+        "cnn",
+        "tiny",
+        TrainConfig(**FAST),
+        TRAIN,
+        VAL,
+        checkpoint_dir=tmp_path,
+        progress=False,
         meta={"synth": "toy"},
     )
     assert res.checkpoint == tmp_path / "best.pt"
@@ -109,20 +117,37 @@ def test_load_by_artifact_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     cfg = {**FAST, "max_epochs": 4}
-    full = train_model("yae", "tiny", TrainConfig(**cfg), TRAIN, VAL, checkpoint_dir=tmp_path / "a",
-                       progress=False)
-    train_model("yae", "tiny", TrainConfig(**{**cfg, "max_epochs": 2}), TRAIN, VAL,
-                checkpoint_dir=tmp_path / "b", progress=False)
-    resumed = train_model("yae", "tiny", TrainConfig(**cfg), TRAIN, VAL, checkpoint_dir=tmp_path / "b",
-                          progress=False)
+    full = train_model(
+        "yae", "tiny", TrainConfig(**cfg), TRAIN, VAL, checkpoint_dir=tmp_path / "a", progress=False
+    )
+    train_model(
+        "yae",
+        "tiny",
+        TrainConfig(**{**cfg, "max_epochs": 2}),
+        TRAIN,
+        VAL,
+        checkpoint_dir=tmp_path / "b",
+        progress=False,
+    )
+    resumed = train_model(
+        "yae", "tiny", TrainConfig(**cfg), TRAIN, VAL, checkpoint_dir=tmp_path / "b", progress=False
+    )
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
-    for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(),
-                         strict=True):
+    for (k, a), b in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
     # a different architecture refuses to resume from that directory
     with pytest.raises(MRSError, match="belongs to"):
-        train_model("yae", {"preset": "tiny", "quantifier": 8}, TrainConfig(**cfg), TRAIN, VAL,
-                    checkpoint_dir=tmp_path / "b", progress=False)
+        train_model(
+            "yae",
+            {"preset": "tiny", "quantifier": 8},
+            TrainConfig(**cfg),
+            TRAIN,
+            VAL,
+            checkpoint_dir=tmp_path / "b",
+            progress=False,
+        )
 
 
 def test_cosine_schedule_anneals_from_lr_to_min_lr_and_resumes_exactly(tmp_path: Path) -> None:
@@ -136,9 +161,18 @@ def test_cosine_schedule_anneals_from_lr_to_min_lr_and_resumes_exactly(tmp_path:
     full = train_model("cnn", "tiny", tc, TRAIN, VAL, checkpoint_dir=tmp_path / "a", progress=False)
     assert [h["lr"] for h in full.history] == pytest.approx([tc.cosine_lr(e) for e in range(4)])
     # the schedule is a function of the epoch, so an interrupted run resumes bit for bit
-    train_model("cnn", "tiny", TrainConfig(**{**cfg, "max_time_s": 1e-9}), TRAIN, VAL,
-                checkpoint_dir=tmp_path / "b", progress=False)
-    resumed = train_model("cnn", "tiny", tc, TRAIN, VAL, checkpoint_dir=tmp_path / "b", progress=False)
+    train_model(
+        "cnn",
+        "tiny",
+        TrainConfig(**{**cfg, "max_time_s": 1e-9}),
+        TRAIN,
+        VAL,
+        checkpoint_dir=tmp_path / "b",
+        progress=False,
+    )
+    resumed = train_model(
+        "cnn", "tiny", tc, TRAIN, VAL, checkpoint_dir=tmp_path / "b", progress=False
+    )
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
     with pytest.raises(TrainConfigError, match="schedule"):
         TrainConfig(schedule="step")  # type: ignore[arg-type]
@@ -146,8 +180,14 @@ def test_cosine_schedule_anneals_from_lr_to_min_lr_and_resumes_exactly(tmp_path:
 
 def test_early_stopping_restores_the_best_epoch() -> None:
     # a learning rate far too large makes validation worse after the first epochs
-    res = train_model("cnn", "tiny", TrainConfig(**{**FAST, "max_epochs": 30, "patience": 2, "lr": 0.5}),
-                      TRAIN, VAL, progress=False)
+    res = train_model(
+        "cnn",
+        "tiny",
+        TrainConfig(**{**FAST, "max_epochs": 30, "patience": 2, "lr": 0.5}),
+        TRAIN,
+        VAL,
+        progress=False,
+    )
     assert res.stopped == "early"
     assert len(res.history) == res.best_epoch + 2
     pred = predict(res.model, VAL[0])
@@ -164,7 +204,9 @@ def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(MRSDataError, match="clean"):
         train_model("yae", "tiny", TrainConfig(**FAST), TRAIN[:2], VAL, progress=False)
     with pytest.raises(MRSDataError, match="shape"):
-        train_model("cnn", "tiny", TrainConfig(**FAST), (TRAIN[0][:, 0], TRAIN[1]), VAL, progress=False)
+        train_model(
+            "cnn", "tiny", TrainConfig(**FAST), (TRAIN[0][:, 0], TRAIN[1]), VAL, progress=False
+        )
 
 
 def test_torch_dataset_input_is_accepted() -> None:
@@ -177,8 +219,9 @@ def test_torch_dataset_input_is_accepted() -> None:
         def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
             return ds[i]
 
-    res = train_model("yae", "tiny", TrainConfig(**{**FAST, "max_epochs": 1}), Items(), VAL,
-                      progress=False)
+    res = train_model(
+        "yae", "tiny", TrainConfig(**{**FAST, "max_epochs": 1}), Items(), VAL, progress=False
+    )
     assert len(res.history) == 1
 
 
@@ -192,9 +235,35 @@ def test_mrs_train_and_evaluate_print_the_metrics(
 
     data_file("isbi-fida-megapress/GABA_ON.mat")  # skip when the external basis is absent
     out = tmp_path / "run"
-    assert main(["train", "--model", "yae", "--scale", "tiny", "--basis", "fida", "--n-train", "64",
-                 "--n-val", "32", "--epochs", "2", "--out", str(out), "--no-progress",
-                 "--schedule", "cosine", "--min-lr", "1e-6", "--export", "yae-toy.pt"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "yae",
+                "--scale",
+                "tiny",
+                "--basis",
+                "fida",
+                "--n-train",
+                "64",
+                "--n-val",
+                "32",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--schedule",
+                "cosine",
+                "--min-lr",
+                "1e-6",
+                "--export",
+                "yae-toy.pt",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["epochs"] == 2 and summary["basis"] == "fida"
     history = json.loads((out / "history.json").read_text())
@@ -213,7 +282,13 @@ def test_epoch_size_walks_through_shuffled_passes() -> None:
     idx = torch.cat([_epoch_order(256, 96, e, seed=3) for e in range(8)])  # 768 = 3 passes
     for p in range(3):
         assert sorted(idx[256 * p : 256 * (p + 1)].tolist()) == list(range(256))
-    res = train_model("cnn", "tiny", TrainConfig(**{**FAST, "epoch_size": 96, "max_epochs": 2}),
-                      TRAIN, VAL, progress=False)
+    res = train_model(
+        "cnn",
+        "tiny",
+        TrainConfig(**{**FAST, "epoch_size": 96, "max_epochs": 2}),
+        TRAIN,
+        VAL,
+        progress=False,
+    )
     assert len(res.history) == 2
     assert res.history[0]["train_loss"] > 0

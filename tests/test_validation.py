@@ -36,7 +36,9 @@ def singlets(bw_hz: float = 2000.0, n: int = 2048) -> Basis:
 class Truth:
     """A quantifier that reads the true concentrations from a lookup (scaled by ``factor``)."""
 
-    def __init__(self, truth: dict[bytes, np.ndarray], factor: float = 1.0, columns: tuple[str, ...] = MET):
+    def __init__(
+        self, truth: dict[bytes, np.ndarray], factor: float = 1.0, columns: tuple[str, ...] = MET
+    ):
         self.truth, self.factor, self.columns = truth, factor, columns
 
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
@@ -59,7 +61,9 @@ def test_imperfections_are_the_drawn_ones() -> None:
     """Oracles: the NAA line moves by shift - drift/2 in OFF; its phase equals the drawn phase;
     noise SD equals noise_rel x max|FID| (within 5 %)."""
     b = singlets(n=8192)
-    cond = PhantomConditions((2.0, 2.0), (0.0, 0.0), (5.0, 5.0), (1.0, 1.0), (20.0, 20.0), (0.0, 0.0))
+    cond = PhantomConditions(
+        (2.0, 2.0), (0.0, 0.0), (5.0, 5.0), (1.0, 1.0), (20.0, 20.0), (0.0, 0.0)
+    )
     conc = np.array([[0.0, 0.0, 0.0, 0.0, 1.0]])
     scans, _ = phantom_scans(b, conc, 1, cond)
     spec = scans.off.zero_fill(65536)
@@ -142,7 +146,9 @@ def test_bad_input() -> None:
         phantom_scans(singlets(), np.ones((1, 5)), 0, PhantomConditions(lorentzian_hz=(3.0, 1.0)))
 
 
-def test_cli_validate_on_a_phantom_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_validate_on_a_phantom_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mrs_lib import cli
     from mrs_lib.io.phantoms import save_phantom_folder
     from mrs_lib.validation import series_bases
@@ -154,8 +160,17 @@ def test_cli_validate_on_a_phantom_folder(tmp_path: Path, capsys: pytest.Capture
     ]
     save_phantom_folder(digital_phantoms(design, basis_for, 0), tmp_path / "ph")
     out_csv = tmp_path / "scores.csv"
-    argv = ["validate", "--phantoms", str(tmp_path / "ph"), "--methods", "gannet",
-            "--refocusing", "ideal", "--csv", str(out_csv)]
+    argv = [
+        "validate",
+        "--phantoms",
+        str(tmp_path / "ph"),
+        "--methods",
+        "gannet",
+        "--refocusing",
+        "ideal",
+        "--csv",
+        str(out_csv),
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "2 phantom scans" in out and "gannet" in out and "GABA" in out

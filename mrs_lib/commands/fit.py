@@ -9,9 +9,13 @@ from ..cli import command
 FIDA_NAME = "fida"
 
 
-@command("fit", "quantify MEGA-PRESS spectra with the LCModel-style fit, a Gannet-style fit or LCModel")
+@command(
+    "fit", "quantify MEGA-PRESS spectra with the LCModel-style fit, a Gannet-style fit or LCModel"
+)
 def _fit(p: argparse.ArgumentParser):
-    p.add_argument("--method", required=True, choices=["lcm", "gannet", "lcmodel"], help="quantifier")
+    p.add_argument(
+        "--method", required=True, choices=["lcm", "gannet", "lcmodel"], help="quantifier"
+    )
     p.add_argument(
         "--basis",
         required=True,
@@ -28,7 +32,9 @@ def _fit(p: argparse.ArgumentParser):
         choices=["off+diff", "off", "on", "diff"],
         help="lcm: which sub-spectra to fit (default: OFF for all, DIFF for GABA)",
     )
-    p.add_argument("--lcmodel", default=None, help="lcmodel: the binary (default: $LCMODEL, then PATH)")
+    p.add_argument(
+        "--lcmodel", default=None, help="lcmodel: the binary (default: $LCMODEL, then PATH)"
+    )
     p.add_argument("--normalise", action="store_true", help="print max-normalised concentrations")
 
     def run(args: argparse.Namespace) -> int:
@@ -61,13 +67,19 @@ def _fit(p: argparse.ArgumentParser):
             n = len(result)
             labels += [path] if n == 1 else [f"{path}[{i}]" for i in range(n)]
             rows.append(result.max_normalised() if args.normalise else result.concentrations)
-            sds.append(result.uncertainty if result.uncertainty is not None else np.full_like(rows[-1], np.nan))
+            sds.append(
+                result.uncertainty
+                if result.uncertainty is not None
+                else np.full_like(rows[-1], np.nan)
+            )
         table = quantify.QuantResult(
             result.metabolites, np.concatenate(rows), np.concatenate(sds), {}, q.name, seconds
         )
         unit = "max-normalised" if args.normalise else "basis units"
         sd_note = ", (Cramér-Rao %SD)" if args.method != "gannet" else ""
-        print(f"# {q.name}: concentrations in {unit}{sd_note}; {len(table)} spectra in {seconds:.2f} s")
+        print(
+            f"# {q.name}: concentrations in {unit}{sd_note}; {len(table)} spectra in {seconds:.2f} s"
+        )
         print(table.table(labels))
         return 0
 

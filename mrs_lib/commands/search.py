@@ -14,65 +14,130 @@ def _search(p: argparse.ArgumentParser):
     from ..search import PRUNERS, SAMPLERS, SEARCH_SPACES, VALIDATIONS
 
     p.add_argument("--model", choices=MODEL_NAMES, required=True, help="network family")
-    p.add_argument("--trials", type=int, required=True,
-                   help="total trials the study should hold (finished or running, all workers together)")
-    p.add_argument("--storage", default=None,
-                   help="Optuna storage URL (sqlite:///f.db, postgresql://user@host/db) or an SQLite "
-                        "file path; default: studies/<model>.db in the artifact directory")
-    p.add_argument("--study", default=None, help="study name (default <model>-<space>); resumed if it exists")
-    p.add_argument("--space", choices=SEARCH_SPACES, default="cpu", help="search space (default cpu)")
+    p.add_argument(
+        "--trials",
+        type=int,
+        required=True,
+        help="total trials the study should hold (finished or running, all workers together)",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL (sqlite:///f.db, postgresql://user@host/db) or an SQLite "
+        "file path; default: studies/<model>.db in the artifact directory",
+    )
+    p.add_argument(
+        "--study", default=None, help="study name (default <model>-<space>); resumed if it exists"
+    )
+    p.add_argument(
+        "--space", choices=SEARCH_SPACES, default="cpu", help="search space (default cpu)"
+    )
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="sampler (default tpe)")
     p.add_argument("--pruner", choices=PRUNERS, default="median", help="pruner (default median)")
     p.add_argument("--validation", choices=VALIDATIONS, default="holdout", help="holdout or kfold")
     p.add_argument("--folds", type=int, default=5, help="folds for --validation kfold")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default: by MRS_SCALE)")
-    p.add_argument("--spectra", type=int, default=None,
-                   help="simulated spectra to search on (default: by MRS_SCALE; paper 10000)")
-    p.add_argument("--train-spectra", type=int, default=None,
-                   help="cap each trial's training spectra (a CPU budget knob; default: the whole split)")
-    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a TrainConfig key for every trial (JSON value), e.g. "
-                        "quant_weight_epochs=4; repeatable")
-    p.add_argument("--val-spectra", type=int, default=None,
-                   help="cap each trial's validation spectra (default: the whole split)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="epochs per trial (default: by MRS_SCALE)"
+    )
+    p.add_argument(
+        "--spectra",
+        type=int,
+        default=None,
+        help="simulated spectra to search on (default: by MRS_SCALE; paper 10000)",
+    )
+    p.add_argument(
+        "--train-spectra",
+        type=int,
+        default=None,
+        help="cap each trial's training spectra (a CPU budget knob; default: the whole split)",
+    )
+    p.add_argument(
+        "--train-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a TrainConfig key for every trial (JSON value), e.g. "
+        "quant_weight_epochs=4; repeatable",
+    )
+    p.add_argument(
+        "--val-spectra",
+        type=int,
+        default=None,
+        help="cap each trial's validation spectra (default: the whole split)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
-    p.add_argument("--export", default=None,
-                   help="after the run, copy the study into this SQLite file with a provenance sidecar")
-    p.add_argument("--seed", type=int, default=0,
-                   help="data/training seed; give each concurrent worker its own --worker-seed")
-    p.add_argument("--worker-seed", type=int, default=None,
-                   help="sampler seed of this worker (default: --seed)")
-    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many s")
-    p.add_argument("--objective", choices=["train", "proxy"], default="train",
-                   help="'proxy' replaces training by a cheap analytic stand-in (to test workers)")
-    p.add_argument("--proxy-step-s", type=float, default=0.0,
-                   help="seconds each proxy epoch sleeps, to imitate training time")
+    p.add_argument(
+        "--export",
+        default=None,
+        help="after the run, copy the study into this SQLite file with a provenance sidecar",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="data/training seed; give each concurrent worker its own --worker-seed",
+    )
+    p.add_argument(
+        "--worker-seed",
+        type=int,
+        default=None,
+        help="sampler seed of this worker (default: --seed)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=None, help="stop starting trials after this many s"
+    )
+    p.add_argument(
+        "--objective",
+        choices=["train", "proxy"],
+        default="train",
+        help="'proxy' replaces training by a cheap analytic stand-in (to test workers)",
+    )
+    p.add_argument(
+        "--proxy-step-s",
+        type=float,
+        default=0.0,
+        help="seconds each proxy epoch sleeps, to imitate training time",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .. import search
 
         config = search.SearchConfig(
-            family=args.model, space=args.space, sampler=args.sampler, pruner=args.pruner,
-            validation=args.validation, n_folds=args.folds,
+            family=args.model,
+            space=args.space,
+            sampler=args.sampler,
+            pruner=args.pruner,
+            validation=args.validation,
+            n_folds=args.folds,
             epochs=args.epochs if args.epochs is not None else search.default_epochs(),
-            train_spectra=args.train_spectra, val_spectra=args.val_spectra, seed=args.seed,
+            train_spectra=args.train_spectra,
+            val_spectra=args.val_spectra,
+            seed=args.seed,
             train_overrides=_overrides(args.train_set),
         )
         data = objective = None
         if args.objective == "proxy":
-            objective = search.proxy_objective(args.model, args.space, steps=config.epochs,
-                                               sleep_s=args.proxy_step_s)
+            objective = search.proxy_objective(
+                args.model, args.space, steps=config.epochs, sleep_s=args.proxy_step_s
+            )
         else:
             data = search.search_data(args.spectra, seed=args.seed)
             objective = search.make_objective(config, data, num_threads=args.threads)
         study = search.run_study(
-            config, args.trials, storage=args.storage, study_name=args.study, data=data,
-            objective=objective, timeout_s=args.timeout, seed=args.worker_seed,
+            config,
+            args.trials,
+            storage=args.storage,
+            study_name=args.study,
+            data=data,
+            objective=objective,
+            timeout_s=args.timeout,
+            seed=args.worker_seed,
         )
         if args.export:
             n_spectra = None if data is None else len(data[0] if isinstance(data, tuple) else data)
-            search.export_study(study, args.export, seed=args.seed, command=vars_for(args),
-                                n_spectra=n_spectra)
+            search.export_study(
+                study, args.export, seed=args.seed, command=vars_for(args), n_spectra=n_spectra
+            )
         print(json.dumps(search.summary(study), indent=2, default=str))
         return 0
 

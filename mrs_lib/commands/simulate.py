@@ -25,21 +25,34 @@ def _simulate(p: argparse.ArgumentParser) -> Runner:
     from ..types import METABOLITES
 
     p.add_argument(
-        "--preset", default="paper",
+        "--preset",
+        default="paper",
         help="protocol: paper (default), external-reference, fida-default, mrscloud-siemens",
     )
-    p.add_argument("--points", type=int, default=None, help="readout points (default: the preset's)")
     p.add_argument(
-        "--metabolites", nargs="+", default=list(METABOLITES), metavar="NAME",
+        "--points", type=int, default=None, help="readout points (default: the preset's)"
+    )
+    p.add_argument(
+        "--metabolites",
+        nargs="+",
+        default=list(METABOLITES),
+        metavar="NAME",
         help=f"metabolites, in order (default: {' '.join(METABOLITES)})",
     )
     p.add_argument("--lw-hz", type=float, default=0.0, help="Lorentzian linewidth to apply (Hz)")
-    p.add_argument("--grid-points", type=int, default=None, help="positions per axis (shaped refocusing)")
     p.add_argument(
-        "--refocusing", choices=["ideal", "shaped"], default=None, help="override the preset's refocusing"
+        "--grid-points", type=int, default=None, help="positions per axis (shaped refocusing)"
     )
     p.add_argument(
-        "--gaba", choices=["near2013", "kaiser2008", "govindaraju2000"], default="near2013",
+        "--refocusing",
+        choices=["ideal", "shaped"],
+        default=None,
+        help="override the preset's refocusing",
+    )
+    p.add_argument(
+        "--gaba",
+        choices=["near2013", "kaiser2008", "govindaraju2000"],
+        default="near2013",
         help="GABA spin-system parameters",
     )
     p.add_argument("--no-cache", action="store_true", help="simulate even if cached")
@@ -78,7 +91,9 @@ def _simulate(p: argparse.ArgumentParser) -> Runner:
 
             stem = out.name[: -len(".BASIS")]
             for edit in ("off", "on", "diff"):
-                written.append(Path(write_basis(out.with_name(f"{stem}_{edit}.BASIS"), basis, edit)))
+                written.append(
+                    Path(write_basis(out.with_name(f"{stem}_{edit}.BASIS"), basis, edit))
+                )
         elapsed = time.perf_counter() - t0
         for path in written:
             print(f"wrote {path}")

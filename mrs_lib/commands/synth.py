@@ -16,14 +16,32 @@ def _synth(p: argparse.ArgumentParser):
         required=True,
         help=f"basis .npz written by 'mrs simulate' (or '{FIDA_NAME}' for the external FID-A reference basis)",
     )
-    p.add_argument("--n", type=int, required=True, help="number of spectra (10000 / 100000 for the paper)")
-    p.add_argument("--seed", type=int, required=True, help="seed: spectrum i depends only on (seed, i)")
-    p.add_argument("--augment", default="paper", help="synthesis preset: paper, paper-no-lw or full (default paper)")
-    p.add_argument("--out", required=True, help="output .npz (a provenance sidecar <out>.json is written too)")
-    p.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="storage precision")
-    p.add_argument("--workers", type=int, default=None, help="threads (default: the CPUs available)")
-    p.add_argument("--no-clean", action="store_true", help="do not store the noiseless copy (faster; no YAE)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar (shown from 20,000 spectra)")
+    p.add_argument(
+        "--n", type=int, required=True, help="number of spectra (10000 / 100000 for the paper)"
+    )
+    p.add_argument(
+        "--seed", type=int, required=True, help="seed: spectrum i depends only on (seed, i)"
+    )
+    p.add_argument(
+        "--augment",
+        default="paper",
+        help="synthesis preset: paper, paper-no-lw or full (default paper)",
+    )
+    p.add_argument(
+        "--out", required=True, help="output .npz (a provenance sidecar <out>.json is written too)"
+    )
+    p.add_argument(
+        "--dtype", default="float16", choices=["float16", "float32"], help="storage precision"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="threads (default: the CPUs available)"
+    )
+    p.add_argument(
+        "--no-clean", action="store_true", help="do not store the noiseless copy (faster; no YAE)"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar (shown from 20,000 spectra)"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from ..errors import MRSDataError
@@ -54,8 +72,14 @@ def _synth(p: argparse.ArgumentParser):
 
         with tqdm(total=args.n, unit="spectra", disable=args.quiet or args.n < 20_000) as bar:
             record = make_dataset(
-                basis, args.n, args.seed, config, args.out,
-                dtype=args.dtype, workers=args.workers, basis_source=args.basis,
+                basis,
+                args.n,
+                args.seed,
+                config,
+                args.out,
+                dtype=args.dtype,
+                workers=args.workers,
+                basis_source=args.basis,
                 progress=lambda done, _total: bar.update(done - bar.n),
             )
         print(

@@ -57,34 +57,60 @@ def _model_config(text: str | None, default: str) -> dict[str, Any]:
 @command("train", "train a CNN, FCNN or YAE on synthetic spectra (chapter 4)")
 def _train(p: argparse.ArgumentParser):
     p.add_argument("--model", required=True, choices=["cnn", "fcnn", "yae"], help="network family")
-    p.add_argument("--config", help="preset (paper, cpu, tiny), inline JSON or a .json file; "
-                   "default: tiny/cpu/paper by scale")
-    p.add_argument("--scale", choices=list(SCALE_DEFAULTS), help="data and epoch sizes "
-                   "(default: $MRS_SCALE, else book)")
-    p.add_argument("--out", required=True, type=Path, help="checkpoint directory (resumes if present)")
+    p.add_argument(
+        "--config",
+        help="preset (paper, cpu, tiny), inline JSON or a .json file; "
+        "default: tiny/cpu/paper by scale",
+    )
+    p.add_argument(
+        "--scale",
+        choices=list(SCALE_DEFAULTS),
+        help="data and epoch sizes (default: $MRS_SCALE, else book)",
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, help="checkpoint directory (resumes if present)"
+    )
     p.add_argument("--synth", default="paper", help="synthesis preset (paper, paper-no-lw, full)")
     p.add_argument("--basis", default="paper", choices=["paper", "fida"], help="basis set")
-    p.add_argument("--data-cache", type=Path, help="store/reuse the synthetic sets here (.npy, "
-                   "memory-mapped: parallel runs share one copy)")
+    p.add_argument(
+        "--data-cache",
+        type=Path,
+        help="store/reuse the synthetic sets here (.npy, "
+        "memory-mapped: parallel runs share one copy)",
+    )
     p.add_argument("--n-train", type=int, help="training spectra (default by scale)")
     p.add_argument("--n-val", type=int, help="validation spectra (default by scale)")
     p.add_argument("--epochs", type=int, help="maximum epochs (default by scale)")
     p.add_argument("--max-time", type=float, help="wall-clock budget in seconds")
     p.add_argument("--epoch-size", type=int, help="spectra per epoch (default: the whole set)")
-    p.add_argument("--ramp-epochs", type=int, default=25,
-                   help="YAE: epochs over which the quantifier weight ramps 0.1 -> 1")
+    p.add_argument(
+        "--ramp-epochs",
+        type=int,
+        default=25,
+        help="YAE: epochs over which the quantifier weight ramps 0.1 -> 1",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, help="learning rate (default 1e-4 x batch/16)")
     p.add_argument("--patience", type=int, default=25, help="early-stopping patience (epochs)")
-    p.add_argument("--schedule", default="plateau", choices=["plateau", "cosine"],
-                   help="learning-rate schedule: the paper's plateau halving, or a cosine over --epochs")
-    p.add_argument("--plateau-patience", type=int, default=20,
-                   help="plateau schedule: stagnant epochs before the learning rate halves")
+    p.add_argument(
+        "--schedule",
+        default="plateau",
+        choices=["plateau", "cosine"],
+        help="learning-rate schedule: the paper's plateau halving, or a cosine over --epochs",
+    )
+    p.add_argument(
+        "--plateau-patience",
+        type=int,
+        default=20,
+        help="plateau schedule: stagnant epochs before the learning rate halves",
+    )
     p.add_argument("--min-lr", type=float, default=1e-7, help="floor of the learning rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", default="auto")
-    p.add_argument("--export", help="also write a float16 copy OUT/NAME for shipping (e.g. yae-paper.pt)")
+    p.add_argument(
+        "--export", help="also write a float16 copy OUT/NAME for shipping (e.g. yae-paper.pt)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
     def run(args: argparse.Namespace) -> int:
@@ -96,29 +122,63 @@ def _train(p: argparse.ArgumentParser):
         n_train = args.n_train or n_train
         n_val = args.n_val or n_val
         cfg = TrainConfig(
-            lr=args.lr, batch_size=args.batch_size, max_epochs=args.epochs or epochs,
-            patience=args.patience, seed=args.seed, device=args.device,
-            max_time_s=args.max_time, num_threads=args.threads, epoch_size=args.epoch_size,
-            quant_weight_epochs=args.ramp_epochs, schedule=args.schedule,
-            plateau_patience=args.plateau_patience, min_lr=args.min_lr,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            max_epochs=args.epochs or epochs,
+            patience=args.patience,
+            seed=args.seed,
+            device=args.device,
+            max_time_s=args.max_time,
+            num_threads=args.threads,
+            epoch_size=args.epoch_size,
+            quant_weight_epochs=args.ramp_epochs,
+            schedule=args.schedule,
+            plateau_patience=args.plateau_patience,
+            min_lr=args.min_lr,
         )
         train = synthesize(n_train, args.seed, args.synth, args.basis, cache_dir=args.data_cache)
         val = synthesize(n_val, args.seed + 1, args.synth, args.basis, cache_dir=args.data_cache)
         if args.model != "yae":  # only the YAE's decoder needs the clean spectra
             train, val = replace(train, clean=None), replace(val, clean=None)
-        meta = {"synth": args.synth, "basis": args.basis, "channels": list(train.channels),
-                "n_train": n_train, "n_val": n_val, "train_seed": args.seed,
-                "val_seed": args.seed + 1, "scale": scale}
-        res = train_model(args.model, _model_config(args.config, preset), cfg, train, val,
-                          checkpoint_dir=args.out, progress=not args.no_progress, meta=meta)
-        summary = {"model": args.model, "model_config": res.model_config,
-                   "best_epoch": res.best_epoch, "epochs": len(res.history), "stopped": res.stopped,
-                   "best_val": res.best_metrics, "checkpoint": str(res.checkpoint), **meta}
+        meta = {
+            "synth": args.synth,
+            "basis": args.basis,
+            "channels": list(train.channels),
+            "n_train": n_train,
+            "n_val": n_val,
+            "train_seed": args.seed,
+            "val_seed": args.seed + 1,
+            "scale": scale,
+        }
+        res = train_model(
+            args.model,
+            _model_config(args.config, preset),
+            cfg,
+            train,
+            val,
+            checkpoint_dir=args.out,
+            progress=not args.no_progress,
+            meta=meta,
+        )
+        summary = {
+            "model": args.model,
+            "model_config": res.model_config,
+            "best_epoch": res.best_epoch,
+            "epochs": len(res.history),
+            "stopped": res.stopped,
+            "best_val": res.best_metrics,
+            "checkpoint": str(res.checkpoint),
+            **meta,
+        }
         (args.out / "history.json").write_text(json.dumps(res.history, indent=1) + "\n")
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         if args.export and res.checkpoint is not None:
-            export_model(res.checkpoint, args.out / args.export, epochs_run=len(res.history),
-                         stopped=res.stopped)
+            export_model(
+                res.checkpoint,
+                args.out / args.export,
+                epochs_run=len(res.history),
+                stopped=res.stopped,
+            )
         print(json.dumps(_json_ready(summary), indent=2))
         return 0
 
@@ -127,7 +187,9 @@ def _train(p: argparse.ArgumentParser):
 
 @command("evaluate", "score a checkpoint on a fresh simulated test set (max-normalised metrics)")
 def _evaluate(p: argparse.ArgumentParser):
-    p.add_argument("--checkpoint", required=True, help="checkpoint path or shipped name (yae-paper.pt)")
+    p.add_argument(
+        "--checkpoint", required=True, help="checkpoint path or shipped name (yae-paper.pt)"
+    )
     p.add_argument("--n", type=int, default=2000, help="test spectra")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--synth", default="paper", help="synthesis preset of the test set")
@@ -137,16 +199,21 @@ def _evaluate(p: argparse.ArgumentParser):
     def run(args: argparse.Namespace) -> int:
         from ..train import evaluate_checkpoint
 
-        res = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, synth=args.synth,
-                                  basis=args.basis)
+        res = evaluate_checkpoint(
+            args.checkpoint, n=args.n, seed=args.seed, synth=args.synth, basis=args.basis
+        )
         if args.json:
             print(json.dumps(_json_ready(res), indent=2))
             return 0
-        print(f"{res['model']} {args.checkpoint}: n={res['n']} seed={res['seed']} synth={res['synth']}")
+        print(
+            f"{res['model']} {args.checkpoint}: n={res['n']} seed={res['seed']} synth={res['synth']}"
+        )
         print(f"{'':6s} {'MAE':>8s} {'signed':>8s} {'slope':>7s} {'R^2':>7s}")
         for m in res["metabolites"]:
-            print(f"{m:6s} {res['mae'][m]:8.4f} {res['signed_error'][m]:+8.4f} "
-                  f"{res['slope'][m]:7.3f} {res['r2'][m]:7.3f}")
+            print(
+                f"{m:6s} {res['mae'][m]:8.4f} {res['signed_error'][m]:+8.4f} "
+                f"{res['slope'][m]:7.3f} {res['r2'][m]:7.3f}"
+            )
         print(f"total MAE {res['mae_total']:.4f}")
         return 0
 

@@ -126,13 +126,17 @@ def two_lorentzians(f: np.ndarray, p: np.ndarray) -> np.ndarray:
 def fit_creatine(off: Spectrum) -> PeakFit:
     """Two-Lorentzian Cr/Cho fit of the OFF spectrum over 2.6-3.6 ppm (module docstring)."""
     if off.batch_shape:
-        raise MRSDataError(f"fit_creatine: expected one spectrum, got batch shape {off.batch_shape}")
+        raise MRSDataError(
+            f"fit_creatine: expected one spectrum, got batch shape {off.batch_shape}"
+        )
     f, y = _grid(off, CR_RANGE_PPM)
     scale = float(np.max(np.abs(y))) or 1.0
     ys = y / scale
     near = (f > 2.95) & (f < 3.1)
     f_peak = float(f[near][np.argmax(ys[near])]) if near.any() else 3.02
-    x0 = np.array([max(ys[near].max(), 1e-3) if near.any() else 1.0, 0.1, f_peak, 0.05, 0.0, 0.0, 0.0])
+    x0 = np.array(
+        [max(ys[near].max(), 1e-3) if near.any() else 1.0, 0.1, f_peak, 0.05, 0.0, 0.0, 0.0]
+    )
     lo = np.array([0.0, 0.0, 2.94, 0.005, -np.pi, -np.inf, -np.inf])
     hi = np.array([np.inf, np.inf, 3.10, 0.3, np.pi, np.inf, np.inf])
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)

@@ -199,7 +199,11 @@ class LCMFitter:
     """
 
     def __init__(
-        self, basis: Basis, mode: EditState = "off", config: LCMConfig | None = None, **overrides: Any
+        self,
+        basis: Basis,
+        mode: EditState = "off",
+        config: LCMConfig | None = None,
+        **overrides: Any,
     ) -> None:
         if mode not in DEFAULT_PPM_RANGE:
             raise MRSDataError(f"argument 'mode': expected 'off', 'on' or 'diff', got {mode!r}")
@@ -331,10 +335,18 @@ class LCMFitter:
         return np.concatenate([v - self._q_top @ coef, -(self._q_bot @ coef)], axis=0)
 
     # ---------------------------------------------------------------- model
-    def _unpack(self, theta: np.ndarray) -> tuple[float, float, float, float, float, np.ndarray, np.ndarray]:
+    def _unpack(
+        self, theta: np.ndarray
+    ) -> tuple[float, float, float, float, float, np.ndarray, np.ndarray]:
         j = len(self.metabolites)
         return (
-            theta[0], theta[1], theta[2], theta[3], theta[4], theta[5 : 5 + j], theta[5 + j : 5 + 2 * j]
+            theta[0],
+            theta[1],
+            theta[2],
+            theta[3],
+            theta[4],
+            theta[5 : 5 + j],
+            theta[5 + j : 5 + 2 * j],
         )
 
     def _windowed(self, theta: np.ndarray) -> np.ndarray:
@@ -466,7 +478,10 @@ class LCMFitter:
         scored.sort()
         starts: list[np.ndarray] = []
         for _cost, d, p in scored:
-            if any(abs(s[2] - d) < 0.015 and abs(np.angle(np.exp(1j * (s[0] - p)))) < 0.6 for s in starts):
+            if any(
+                abs(s[2] - d) < 0.015 and abs(np.angle(np.exp(1j * (s[0] - p)))) < 0.6
+                for s in starts
+            ):
                 continue
             theta = base.copy()
             theta[0], theta[2] = p, d
@@ -529,7 +544,9 @@ class LCMFitter:
                     bounds=(lo, hi),
                     method="trf",
                     x_scale="jac",
-                    max_nfev=cfg.explore_nfev if stage == "explore" and len(starts) > 1 else cfg.max_nfev,
+                    max_nfev=cfg.explore_nfev
+                    if stage == "explore" and len(starts) > 1
+                    else cfg.max_nfev,
                     ftol=cfg.ftol,
                     xtol=cfg.xtol,
                 )
@@ -542,8 +559,15 @@ class LCMFitter:
             chosen = self._choose_lambda(best.x, y)
             cache.clear()
             res = least_squares(
-                fun, best.x, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
-                max_nfev=cfg.max_nfev, ftol=cfg.ftol, xtol=cfg.xtol,
+                fun,
+                best.x,
+                jac=jac,
+                bounds=(lo, hi),
+                method="trf",
+                x_scale="jac",
+                max_nfev=cfg.max_nfev,
+                ftol=cfg.ftol,
+                xtol=cfg.xtol,
             )
             nfev += int(res.nfev)
             best = res
@@ -698,7 +722,9 @@ def toy_basis(
     )
 
 
-def plot_fit(fit: LCMFit, ax: Any = None, components: bool = True, offset: float | None = None) -> Any:
+def plot_fit(
+    fit: LCMFit, ax: Any = None, components: bool = True, offset: float | None = None
+) -> Any:
     """Data, fit, baseline, per-metabolite curves and the residual of one :class:`LCMFit`.
 
     The residual is drawn above the spectrum (shifted by ``offset``, default

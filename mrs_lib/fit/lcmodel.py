@@ -165,7 +165,9 @@ def run_lcmodel(
     exe = find_lcmodel(binary)
     m: EditState = mode or spectrum.edit or "off"
     if spectrum.batch_shape:
-        raise MRSError(f"run_lcmodel: expected one spectrum, got batch shape {spectrum.batch_shape}")
+        raise MRSError(
+            f"run_lcmodel: expected one spectrum, got batch shape {spectrum.batch_shape}"
+        )
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="mrs-lcmodel-")

@@ -99,7 +99,9 @@ def load_design(path: str | Path | None = None) -> list[PhantomDesign]:
         raise MRSFormatError(path, "rows", "a header and at least one phantom", "no rows")
     missing = [c for c in _DESIGN_COLUMNS if c not in rows[0]]
     if missing:
-        raise MRSFormatError(path, "header", f"columns {list(_DESIGN_COLUMNS)}", f"missing {missing}")
+        raise MRSFormatError(
+            path, "header", f"columns {list(_DESIGN_COLUMNS)}", f"missing {missing}"
+        )
     design = []
     for i, row in enumerate(rows, start=2):
         conc = {m: _number(path, f"line {i}, column {m}", row[m] or "") for m in METABOLITES}
@@ -111,18 +113,24 @@ def _read_concentrations(path: Path) -> dict[str, dict[str, float]]:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise MRSFormatError(path, "file", "concentrations.json beside the scan folders", "missing") from None
+        raise MRSFormatError(
+            path, "file", "concentrations.json beside the scan folders", "missing"
+        ) from None
     except json.JSONDecodeError as exc:
         raise MRSFormatError(path, "file", "valid JSON", str(exc)) from None
     if not isinstance(raw, dict):
-        raise MRSFormatError(path, "top level", "an object {scan: {metabolite: mM}}", type(raw).__name__)
+        raise MRSFormatError(
+            path, "top level", "an object {scan: {metabolite: mM}}", type(raw).__name__
+        )
     out: dict[str, dict[str, float]] = {}
     for scan, conc in raw.items():
         if not isinstance(conc, dict):
             raise MRSFormatError(path, scan, "an object {metabolite: mM}", type(conc).__name__)
         unknown = sorted(set(conc) - set(METABOLITES))
         if unknown:
-            raise MRSFormatError(path, f"{scan}.{unknown[0]}", f"one of {METABOLITES}", repr(unknown[0]))
+            raise MRSFormatError(
+                path, f"{scan}.{unknown[0]}", f"one of {METABOLITES}", repr(unknown[0])
+            )
         out[scan] = {m: _number(path, f"{scan}.{m}", str(v)) for m, v in conc.items()}
     return out
 
@@ -135,15 +143,21 @@ def _read_scan(folder: Path) -> EditedSpectra:
     if off.exists() and on.exists():
         a, b = nifti.load(off), nifti.load(on)
         if isinstance(a, EditedSpectra) or isinstance(b, EditedSpectra):
-            raise MRSFormatError(off, "dim_edit", "one sub-spectrum per EDIT_OFF/EDIT_ON file", "both")
+            raise MRSFormatError(
+                off, "dim_edit", "one sub-spectrum per EDIT_OFF/EDIT_ON file", "both"
+            )
         return EditedSpectra(off=a, on=b)
     if len(single) == 1:
         loaded = nifti.load(single[0])
         if not isinstance(loaded, EditedSpectra):
-            raise MRSFormatError(single[0], "DIM_EDIT", "an edit dimension holding OFF and ON", "none")
+            raise MRSFormatError(
+                single[0], "DIM_EDIT", "an edit dimension holding OFF and ON", "none"
+            )
         return loaded
     raise MRSFormatError(
-        folder, "scan files", "one NIfTI-MRS file with DIM_EDIT, or EDIT_OFF.nii.gz + EDIT_ON.nii.gz",
+        folder,
+        "scan files",
+        "one NIfTI-MRS file with DIM_EDIT, or EDIT_OFF.nii.gz + EDIT_ON.nii.gz",
         f"{[p.name for p in single]}",
     )
 
@@ -159,11 +173,19 @@ def load_phantom_folder(root: str | Path) -> list[PhantomScan]:
         for scan_dir in sorted(p for p in series_dir.iterdir() if p.is_dir()):
             if scan_dir.name not in known:
                 raise MRSFormatError(
-                    series_dir / "concentrations.json", scan_dir.name,
-                    "an entry for every scan folder", "missing",
+                    series_dir / "concentrations.json",
+                    scan_dir.name,
+                    "an entry for every scan folder",
+                    "missing",
                 )
             scans.append(
-                PhantomScan(series_dir.name, scan_dir.name, _read_scan(scan_dir), known[scan_dir.name], scan_dir)
+                PhantomScan(
+                    series_dir.name,
+                    scan_dir.name,
+                    _read_scan(scan_dir),
+                    known[scan_dir.name],
+                    scan_dir,
+                )
             )
     if not scans:
         raise MRSFormatError(root, "scans", "at least one <series>/<scan>/ folder", "none")
@@ -184,7 +206,9 @@ def save_phantom_folder(scans: Iterable[PhantomScan], root: str | Path) -> Path:
             m: float(v) for m, v in scan.concentrations_mm.items() if float(v) != 0.0
         }
     for series, conc in per_series.items():
-        (root / series / "concentrations.json").write_text(json.dumps(conc, indent=1, sort_keys=True))
+        (root / series / "concentrations.json").write_text(
+            json.dumps(conc, indent=1, sort_keys=True)
+        )
     return root
 
 

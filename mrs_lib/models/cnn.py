@@ -117,17 +117,45 @@ class CNNConfig:
         for key in ("rows", "points", "c1", "c2", "c3", "c4", "f1", "f2", "dense"):
             v = getattr(self, key)
             _check(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
-        _check(isinstance(self.pairs, int) and self.pairs >= 0, fam, "pairs", "an integer >= 0", self.pairs)
-        _check(isinstance(self.pool, int) and self.pool != 0 and abs(self.pool) <= 8, fam, "pool",
-               "a non-zero integer in [-8, 8] (negative = stride, positive = max-pool)", self.pool)
+        _check(
+            isinstance(self.pairs, int) and self.pairs >= 0,
+            fam,
+            "pairs",
+            "an integer >= 0",
+            self.pairs,
+        )
+        _check(
+            isinstance(self.pool, int) and self.pool != 0 and abs(self.pool) <= 8,
+            fam,
+            "pool",
+            "a non-zero integer in [-8, 8] (negative = stride, positive = max-pool)",
+            self.pool,
+        )
         _check(0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout)
-        _check(self.norm in ("batch", "dropout", "none"), fam, "norm", "'batch', 'dropout' or 'none'", self.norm)
-        _check(self.output in ("linear", "sigmoid", "softmax"), fam, "output",
-               "'linear', 'sigmoid' or 'softmax'", self.output)
+        _check(
+            self.norm in ("batch", "dropout", "none"),
+            fam,
+            "norm",
+            "'batch', 'dropout' or 'none'",
+            self.norm,
+        )
+        _check(
+            self.output in ("linear", "sigmoid", "softmax"),
+            fam,
+            "output",
+            "'linear', 'sigmoid' or 'softmax'",
+            self.output,
+        )
         width = self.points
         for _ in range(3 + 2 * self.pairs):
             width = _out_width(width, self.pool)
-        _check(width >= 1, fam, "pool", f"a downsampling that leaves >= 1 point of {self.points}", self.pool)
+        _check(
+            width >= 1,
+            fam,
+            "pool",
+            f"a downsampling that leaves >= 1 point of {self.points}",
+            self.pool,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> CNNConfig:
@@ -145,8 +173,16 @@ CNN_PRESETS: dict[str, dict[str, Any]] = {
     # 8x fewer filters, stride 3 instead of 2, D=512: ~0.33 M parameters, ~1,150 spectra/s
     # forward+backward at batch 64 on one CPU thread; dropout 0.1 (simulated training data
     # is unlimited and the 100k set showed no overfitting: train MAE ~ test MAE)
-    "cpu": {"f1": 32, "f2": 64, "dense": 512, "dropout": 0.1, "pool": -3, "c1": 9, "c2": 7,
-            "pairs": 1},
+    "cpu": {
+        "f1": 32,
+        "f2": 64,
+        "dense": 512,
+        "dropout": 0.1,
+        "pool": -3,
+        "c1": 9,
+        "c2": 7,
+        "pairs": 1,
+    },
     "tiny": {"f1": 4, "f2": 8, "dense": 16, "pool": -4, "pairs": 1},
 }
 
@@ -163,8 +199,14 @@ class _Block(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int], cfg: CNNConfig) -> None:
         stride = -cfg.pool if cfg.pool < -1 else 1
         layers: list[nn.Module] = [
-            nn.Conv2d(cin, cout, kernel, stride=(1, stride), padding=(0, kernel[1] // 2),
-                      bias=cfg.norm != "batch")
+            nn.Conv2d(
+                cin,
+                cout,
+                kernel,
+                stride=(1, stride),
+                padding=(0, kernel[1] // 2),
+                bias=cfg.norm != "batch",
+            )
         ]
         if cfg.norm == "batch":
             layers.append(nn.BatchNorm2d(cout))

@@ -69,15 +69,30 @@ class FCNNConfig:
             v = getattr(self, key)
             _check(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
         f = tuple(self.filters)
-        _check(len(f) >= 1 and all(isinstance(n, int) and n >= 1 for n in f), fam, "filters",
-               "a non-empty sequence of positive integers", self.filters)
+        _check(
+            len(f) >= 1 and all(isinstance(n, int) and n >= 1 for n in f),
+            fam,
+            "filters",
+            "a non-empty sequence of positive integers",
+            self.filters,
+        )
         object.__setattr__(self, "filters", f)
         _check(0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout)
-        _check(self.output in ("linear", "sigmoid", "softmax"), fam, "output",
-               "'linear', 'sigmoid' or 'softmax'", self.output)
+        _check(
+            self.output in ("linear", "sigmoid", "softmax"),
+            fam,
+            "output",
+            "'linear', 'sigmoid' or 'softmax'",
+            self.output,
+        )
         width = self.points // 2 ** len(f) // self.pool_before_dense
-        _check(width >= 1, fam, "filters", f"at most log2({self.points}) stages with the pooling",
-               self.filters)
+        _check(
+            width >= 1,
+            fam,
+            "filters",
+            f"at most log2({self.points}) stages with the pooling",
+            self.filters,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> FCNNConfig:

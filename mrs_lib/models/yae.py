@@ -71,14 +71,29 @@ class YAEConfig:
             v = getattr(self, key)
             _check(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
         enc = tuple(self.encoder)
-        _check(len(enc) >= 1 and all(isinstance(n, int) and n >= 1 for n in enc), fam, "encoder",
-               "a non-empty sequence of positive integers", self.encoder)
+        _check(
+            len(enc) >= 1 and all(isinstance(n, int) and n >= 1 for n in enc),
+            fam,
+            "encoder",
+            "a non-empty sequence of positive integers",
+            self.encoder,
+        )
         object.__setattr__(self, "encoder", enc)
         _check(0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout)
-        _check(self.activation in ("tanh", "relu", "gelu"), fam, "activation",
-               "'tanh', 'relu' or 'gelu'", self.activation)
-        _check(self.output in ("linear", "sigmoid", "softmax"), fam, "output",
-               "'linear', 'sigmoid' or 'softmax'", self.output)
+        _check(
+            self.activation in ("tanh", "relu", "gelu"),
+            fam,
+            "activation",
+            "'tanh', 'relu' or 'gelu'",
+            self.activation,
+        )
+        _check(
+            self.output in ("linear", "sigmoid", "softmax"),
+            fam,
+            "output",
+            "'linear', 'sigmoid' or 'softmax'",
+            self.output,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> YAEConfig:

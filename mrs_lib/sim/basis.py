@@ -299,7 +299,9 @@ def simulate_lines(
         if path is not None and path.is_file():
             try:
                 with np.load(path, allow_pickle=False) as z:
-                    out[met] = {m: LineList(z[f"{m}_freq_hz"], z[f"{m}_amp"]) for m in ("on", "off")}
+                    out[met] = {
+                        m: LineList(z[f"{m}_freq_hz"], z[f"{m}_amp"]) for m in ("on", "off")
+                    }
                 continue
             except Exception:  # a damaged cache file is recomputed
                 pass
@@ -331,7 +333,8 @@ def basis_from_lines(
     n = int(n_points or pre.n_points)
     names = tuple(lines)
     fids = {
-        m: np.stack([lines[met][m].fid(n, pre.dwell_s, lw_hz) for met in names]) for m in ("on", "off")
+        m: np.stack([lines[met][m].fid(n, pre.dwell_s, lw_hz) for met in names])
+        for m in ("on", "off")
     }
     common = dict(
         dwell_s=pre.dwell_s,
@@ -339,8 +342,15 @@ def basis_from_lines(
         ppm_reference=pre.sequence.ppm_reference,
         te_ms=pre.sequence.te_ms,
     )
-    info = {**pre.as_dict(), "n_points": n, "simulator_version": SIMULATOR_VERSION, **(params or {})}
-    return Basis(names, Spectrum(fids["on"], **common), Spectrum(fids["off"], **common), lw_hz, info)
+    info = {
+        **pre.as_dict(),
+        "n_points": n,
+        "simulator_version": SIMULATOR_VERSION,
+        **(params or {}),
+    }
+    return Basis(
+        names, Spectrum(fids["on"], **common), Spectrum(fids["off"], **common), lw_hz, info
+    )
 
 
 def simulate_basis(

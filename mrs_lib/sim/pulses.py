@@ -135,7 +135,9 @@ def sinc_pulse(
     (see the module docstring and :func:`profile_fwhm_hz`).
     """
     if zero_crossings < 0 or zero_crossings % 2:
-        raise MRSDataError(f"argument 'zero_crossings': expected an even number, got {zero_crossings}")
+        raise MRSDataError(
+            f"argument 'zero_crossings': expected an even number, got {zero_crossings}"
+        )
     k = zero_crossings / 2 + 1
     tau = (np.arange(n_steps) + 0.5) / n_steps * 2 - 1
     shape = np.sinc(k * tau) * (0.5 + 0.5 * np.cos(np.pi * tau))
@@ -145,7 +147,16 @@ def sinc_pulse(
 #: Cosine-series coefficients ``a(tau) = sum_k c_k cos(k pi tau)`` of the default refocusing
 #: pulse, from :func:`design_refocusing_pulse` (rounded to 6 decimals).
 OPTIMIZED_REFOCUSING_COEFFS: tuple[float, ...] = (
-    1.0, 1.936114, 2.201447, 2.656447, 1.323966, 0.530248, 0.265625, 0.104491, 0.008289, -0.017292,
+    1.0,
+    1.936114,
+    2.201447,
+    2.656447,
+    1.323966,
+    0.530248,
+    0.265625,
+    0.104491,
+    0.008289,
+    -0.017292,
 )
 
 
@@ -158,7 +169,9 @@ def optimized_refocusing_pulse(
     duration_ms: float = 5.0, *, n_steps: int = 250, flip_deg: float = 180.0
 ) -> ShapedPulse:
     """The project's refocusing pulse: optimised cosine series (module docstring), scaled to 180."""
-    return ShapedPulse("cosopt", _cosine_shape(OPTIMIZED_REFOCUSING_COEFFS, n_steps), duration_ms, flip_deg)
+    return ShapedPulse(
+        "cosopt", _cosine_shape(OPTIMIZED_REFOCUSING_COEFFS, n_steps), duration_ms, flip_deg
+    )
 
 
 def design_refocusing_pulse(
@@ -233,11 +246,17 @@ def refocusing_profile(pulse: ShapedPulse, offsets_hz: np.ndarray) -> np.ndarray
     return np.abs(b) ** 2
 
 
-def profile_fwhm_hz(pulse: ShapedPulse, kind: str = "refocusing", span_hz: float | None = None) -> float:
+def profile_fwhm_hz(
+    pulse: ShapedPulse, kind: str = "refocusing", span_hz: float | None = None
+) -> float:
     """Full width at half maximum (Hz) of the pulse's refocusing or inversion profile."""
     span = span_hz if span_hz is not None else 20.0 / (pulse.duration_ms * 1e-3)
     f = np.linspace(0, span, 20001)
-    prof = refocusing_profile(pulse, f) if kind == "refocusing" else (1 - inversion_profile(pulse, f)) / 2
+    prof = (
+        refocusing_profile(pulse, f)
+        if kind == "refocusing"
+        else (1 - inversion_profile(pulse, f)) / 2
+    )
     half = prof[0] / 2
     idx = int(np.argmax(prof < half))
     if idx == 0:

@@ -193,7 +193,9 @@ class MegaPress:
                 f"field 'refocus_shape': expected 'optimized' or 'sinc', got {self.refocus_shape!r}"
             )
         if self.refocusing not in REFOCUSING:
-            raise MRSDataError(f"field 'refocusing': expected one of {REFOCUSING}, got {self.refocusing!r}")
+            raise MRSDataError(
+                f"field 'refocusing': expected one of {REFOCUSING}, got {self.refocusing!r}"
+            )
         if self.grid_points < 1:
             raise MRSDataError(f"field 'grid_points': expected >= 1, got {self.grid_points}")
         delays = self.free_delays_ms()
@@ -225,13 +227,17 @@ class MegaPress:
         return dataclasses.replace(self, taus_ms=(t1, *(t * k for t in rest)))  # type: ignore[arg-type]
 
     def edit_pulse(self) -> ShapedPulse:
-        return gaussian_pulse(self.edit_duration_ms, n_steps=self.edit_steps, sigma_frac=self.edit_sigma_frac)
+        return gaussian_pulse(
+            self.edit_duration_ms, n_steps=self.edit_steps, sigma_frac=self.edit_sigma_frac
+        )
 
     def refocus_pulse(self) -> ShapedPulse:
         if self.refocus_shape == "optimized":
             return optimized_refocusing_pulse(self.refocus_duration_ms, n_steps=self.refocus_steps)
         return sinc_pulse(
-            self.refocus_duration_ms, zero_crossings=self.refocus_zero_crossings, n_steps=self.refocus_steps
+            self.refocus_duration_ms,
+            zero_crossings=self.refocus_zero_crossings,
+            n_steps=self.refocus_steps,
         )
 
     @cached_property
@@ -318,7 +324,8 @@ class _Part:
             off = np.asarray(offsets_hz[s : s + chunk], float)
             diag = self.e[None, :] + 2 * np.pi * (off[:, None] - carrier_hz) * self.mm[None, :]
             h = np.broadcast_to(
-                2 * np.pi * steps[None, :, None, None] * self.fx[None, None], (off.size, steps.size, d, d)
+                2 * np.pi * steps[None, :, None, None] * self.fx[None, None],
+                (off.size, steps.size, d, d),
             ).copy()
             ii = np.arange(d)
             h[:, :, ii, ii] += diag[:, None, :]
@@ -326,7 +333,9 @@ class _Part:
             dts = np.full(steps.size, dt)
             if half_odd:
                 dts[-1] = dt / 2  # the middle step is shared by both halves
-            u = (vec * np.exp(-1j * w * dts[None, :, None])[..., None, :]) @ np.swapaxes(vec, -1, -2)
+            u = (vec * np.exp(-1j * w * dts[None, :, None])[..., None, :]) @ np.swapaxes(
+                vec, -1, -2
+            )
             a = _ordered_product(u)
             out[s : s + chunk] = np.swapaxes(a, -1, -2) @ a if sym else a
         frame = np.exp(-2j * np.pi * carrier_hz * pulse.duration_ms * 1e-3 * self.mm)
@@ -343,7 +352,9 @@ def _ordered_product(u: np.ndarray) -> np.ndarray:
     """``u[..., S-1, :, :] @ ... @ u[..., 0, :, :]`` by pairwise (tree) reduction."""
     while u.shape[-3] > 1:
         if u.shape[-3] % 2:
-            eye = np.broadcast_to(np.eye(u.shape[-1], dtype=u.dtype), (*u.shape[:-3], 1, *u.shape[-2:]))
+            eye = np.broadcast_to(
+                np.eye(u.shape[-1], dtype=u.dtype), (*u.shape[:-3], 1, *u.shape[-2:])
+            )
             u = np.concatenate([u, eye], axis=-3)
         u = u[..., 1::2, :, :] @ u[..., 0::2, :, :]
     return u[..., 0, :, :]
@@ -417,7 +428,9 @@ def simulate_system(
     return {m: ll.merged() for m, ll in total.items()}
 
 
-def pulse_acquire(system: SpinSystem, larmor_mhz: float, ppm_reference: float = WATER_PPM) -> LineList:
+def pulse_acquire(
+    system: SpinSystem, larmor_mhz: float, ppm_reference: float = WATER_PPM
+) -> LineList:
     """Ideal 90-degree pulse and immediate acquisition (the unit-area reference).
 
     Each proton contributes area 1 (``fid(0) = n_protons``), absorptive at zero phase.

@@ -160,7 +160,9 @@ class SynthState:
         """Multiply every FID of the spectrum by ``factor`` ``[n, T]`` (after mixing)."""
         self.weight = factor if self.weight is None else self.weight * factor
 
-    def add_signal(self, fid_off: np.ndarray | None, fid_on: np.ndarray | None, *, water: bool = False) -> None:
+    def add_signal(
+        self, fid_off: np.ndarray | None, fid_on: np.ndarray | None, *, water: bool = False
+    ) -> None:
         """Add plain-convention FIDs ``[n, T]`` to OFF and/or ON."""
         target = "water" if water else "added"
         for i, f in enumerate((fid_off, fid_on)):
@@ -182,7 +184,9 @@ class SynthState:
             self.fid = flat.view(np.complex64).reshape(self.n, 2, plan.n_time)
         else:
             cw = self.comp * self.conc[:, :, np.newaxis]
-            self.fid = np.einsum("nmt,mat->nat", cw, plan.basis_pre_met, optimize=True).astype(np.complex64, copy=False)
+            self.fid = np.einsum("nmt,mat->nat", cw, plan.basis_pre_met, optimize=True).astype(
+                np.complex64, copy=False
+            )
             self.comp = None
         # max |FID| per acquisition (the pre-chirp has unit modulus)
         self.ref_amplitude = np.abs(self.fid).max(axis=-1)
@@ -236,7 +240,12 @@ class Augmentation:
         """Draw the parameters of ``n`` spectra (arrays with first axis ``n``)."""
         raise NotImplementedError
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         """Apply given parameters to ``state`` in place."""
         raise NotImplementedError
 
@@ -308,7 +317,12 @@ class Linewidth(Augmentation):
             "gaussian_hz": _uniform(rng, self.gaussian_hz, n),
         }
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         state.multiply_time(_decay(state.t, params["lorentzian_hz"], params["gaussian_hz"]))
 
 
@@ -325,7 +339,12 @@ class FrequencyShift(Augmentation):
     def draw(self, rng: np.random.Generator, n: int) -> Params:
         return {"shift_hz": _uniform(rng, self.shift_hz, n)}
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         df = np.asarray(params["shift_hz"], dtype=np.float32)[:, np.newaxis]
         state.multiply_time(cis(np.float32(2 * np.pi) * df * state.t))
 
@@ -343,7 +362,12 @@ class ZeroOrderPhase(Augmentation):
     def draw(self, rng: np.random.Generator, n: int) -> Params:
         return {"phase_deg": _uniform(rng, self.phase_deg, n)}
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         ph = cis(np.deg2rad(np.asarray(params["phase_deg"], dtype=np.float32)))
         state.multiply_time(np.broadcast_to(ph[:, np.newaxis], (state.n, state.plan.n_time)))
 
@@ -370,9 +394,17 @@ class EddyCurrent(Augmentation):
         object.__setattr__(self, "tau_s", tau)
 
     def draw(self, rng: np.random.Generator, n: int) -> Params:
-        return {"eddy_hz": _uniform(rng, self.amplitude_hz, n), "eddy_tau_s": _uniform(rng, self.tau_s, n)}
+        return {
+            "eddy_hz": _uniform(rng, self.amplitude_hz, n),
+            "eddy_tau_s": _uniform(rng, self.tau_s, n),
+        }
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         df0 = np.asarray(params["eddy_hz"], dtype=np.float32)[:, np.newaxis]
         tau = np.asarray(params["eddy_tau_s"], dtype=np.float32)[:, np.newaxis]
         phi = np.float32(2 * np.pi) * df0 * tau * (1 - np.exp(-state.t / tau))
@@ -407,7 +439,12 @@ class MetaboliteLinewidth(Augmentation):
             "met_gaussian_hz": _uniform(rng, self.gaussian_hz, shape),
         }
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         lor, gau = params["met_lorentzian_hz"], params["met_gaussian_hz"]
         if lor.shape != (state.n, state.plan.n_metabolites):
             raise MRSDataError(
@@ -431,7 +468,12 @@ class MetaboliteShift(Augmentation):
     def draw(self, rng: np.random.Generator, n: int) -> Params:
         return {"met_shift_hz": _uniform(rng, self.shift_hz, (n, self.n_metabolites))}
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         df = np.asarray(params["met_shift_hz"], dtype=np.float32)[..., np.newaxis]
         state.multiply_components(cis(np.float32(2 * np.pi) * df * state.t))
 
@@ -464,17 +506,34 @@ class Macromolecules(Augmentation):
             "mm_fwhm_hz": _uniform(rng, self.fwhm_hz, n),
         }
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         plan = state.plan
         # a line whose FID starts at A has area N A / 2 on the FFT grid (the other half of
         # sum(S) = N fid(0) is the first-point offset spread over the band), hence the 2
-        amp = np.asarray(params["mm_level"], dtype=np.float32) * np.float32(2 * plan.gaba_area / plan.n_time)
-        f = (np.asarray(params["mm_ppm"], dtype=np.float32) - np.float32(plan.ppm_reference)) * np.float32(plan.larmor_mhz)
+        amp = np.asarray(params["mm_level"], dtype=np.float32) * np.float32(
+            2 * plan.gaba_area / plan.n_time
+        )
+        f = (
+            np.asarray(params["mm_ppm"], dtype=np.float32) - np.float32(plan.ppm_reference)
+        ) * np.float32(plan.larmor_mhz)
         fid = _line(state.t, amp, f, 0.0, np.asarray(params["mm_fwhm_hz"]), gaussian=True)
         state.add_signal(None, fid)
 
 
-def _line(t: np.ndarray, amp: np.ndarray, f_hz: np.ndarray, phase_rad: Any, fwhm_hz: np.ndarray, *, gaussian: bool) -> np.ndarray:
+def _line(
+    t: np.ndarray,
+    amp: np.ndarray,
+    f_hz: np.ndarray,
+    phase_rad: Any,
+    fwhm_hz: np.ndarray,
+    *,
+    gaussian: bool,
+) -> np.ndarray:
     """FID of one line per spectrum ``[n, T]``: amplitude, frequency, phase, FWHM."""
     zeros = np.zeros_like(np.asarray(fwhm_hz, dtype=np.float32))
     decay = _decay(t, zeros, fwhm_hz) if gaussian else _decay(t, fwhm_hz, zeros)
@@ -506,7 +565,9 @@ class ResidualWater(Augmentation):
         for name in ("level", "ppm", "fwhm_hz", "on_ratio"):
             object.__setattr__(self, name, _range(name, getattr(self, name)))
         if self.level[0] <= 0:
-            raise MRSDataError(f"field 'level': expected a positive range (log-uniform), got {self.level}")
+            raise MRSDataError(
+                f"field 'level': expected a positive range (log-uniform), got {self.level}"
+            )
 
     def draw(self, rng: np.random.Generator, n: int) -> Params:
         lo, hi = np.log(self.level[0]), np.log(self.level[1])
@@ -518,12 +579,24 @@ class ResidualWater(Augmentation):
             "water_on_ratio": _uniform(rng, self.on_ratio, n),
         }
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         plan = state.plan
         assert state.ref_amplitude is not None, "water is scaled to the mixed metabolite signal"
         amp = np.asarray(params["water_level"], dtype=np.float32) * state.ref_amplitude[:, 0]
         f = (np.asarray(params["water_ppm"]) - plan.ppm_reference) * plan.larmor_mhz
-        fid = _line(state.t, amp, f, np.deg2rad(params["water_phase_deg"]), np.asarray(params["water_fwhm_hz"]), gaussian=False)
+        fid = _line(
+            state.t,
+            amp,
+            f,
+            np.deg2rad(params["water_phase_deg"]),
+            np.asarray(params["water_fwhm_hz"]),
+            gaussian=False,
+        )
         ratio = np.asarray(params["water_on_ratio"], dtype=np.float32)[:, np.newaxis]
         state.add_signal(fid, fid * ratio, water=True)
 
@@ -548,7 +621,12 @@ class FirstOrderPhase(Augmentation):
     def draw(self, rng: np.random.Generator, n: int) -> Params:
         return {"phase1_deg_per_ppm": _uniform(rng, self.deg_per_ppm, n)}
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         assert state.spec is not None
         phi1 = np.deg2rad(np.asarray(params["phase1_deg_per_ppm"], dtype=np.float32))[:, np.newaxis]
         rel = (state.plan.grid_ppm - self.pivot_ppm).astype(np.float32)
@@ -594,18 +672,26 @@ class Baseline(Augmentation):
         lo, hi = float(ppm[0]), float(ppm[-1])
         x = ((ppm - lo) / (hi - lo)).astype(np.float32)  # 0..1
         centre = np.asarray(params["baseline_centre"], dtype=np.float32)[..., np.newaxis]
-        sd = np.asarray(params["baseline_fwhm_ppm"], dtype=np.float32)[..., np.newaxis] / np.float32(
-            (hi - lo) * 2 * np.sqrt(2 * np.log(2))
-        )
+        sd = np.asarray(params["baseline_fwhm_ppm"], dtype=np.float32)[
+            ..., np.newaxis
+        ] / np.float32((hi - lo) * 2 * np.sqrt(2 * np.log(2)))
         z = (x - centre) / sd
-        bumps = (np.asarray(params["baseline_amp"], dtype=np.float32)[..., np.newaxis] * np.exp(-0.5 * z * z)).sum(axis=-2)
+        bumps = (
+            np.asarray(params["baseline_amp"], dtype=np.float32)[..., np.newaxis]
+            * np.exp(-0.5 * z * z)
+        ).sum(axis=-2)
         u = 2 * x - 1
         poly = np.asarray(params["baseline_poly"], dtype=np.float32)
         bumps += poly[..., 0:1] + poly[..., 1:2] * u + poly[..., 2:3] * u * u
         peak = np.abs(bumps).max(axis=-1, keepdims=True)
         return bumps / np.where(peak > 0, peak, 1.0)
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         assert state.spec is not None and state.peak_off is not None
         shp = self.shapes(state.plan.grid_ppm, params)
         scale = np.asarray(params["baseline_level"]) * state.peak_off
@@ -655,7 +741,9 @@ class Noise(Augmentation):
         frac = _range("fraction", self.fraction)
         snr = _range("snr", self.snr)
         if frac[0] < 0 or snr[0] <= 0:
-            raise MRSDataError(f"fields 'fraction'/'snr': expected fraction >= 0 and snr > 0, got {frac}, {snr}")
+            raise MRSDataError(
+                f"fields 'fraction'/'snr': expected fraction >= 0 and snr > 0, got {frac}, {snr}"
+            )
         object.__setattr__(self, "fraction", frac)
         object.__setattr__(self, "snr", snr)
 
@@ -676,7 +764,12 @@ class Noise(Augmentation):
         frac = np.stack([params["noise_fraction_off"], params["noise_fraction_on"]], axis=-1)
         return (frac * state.ref_amplitude).astype(np.float32)
 
-    def apply(self, state: SynthState, params: Mapping[str, np.ndarray], rng: np.random.Generator | None = None) -> None:
+    def apply(
+        self,
+        state: SynthState,
+        params: Mapping[str, np.ndarray],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         if rng is None:
             raise MRSDataError("Noise.apply needs an rng for the noise realisation")
         sigma = self.sigma(state, params)

@@ -118,7 +118,11 @@ class SynthDataset:
         b = self.chunk(i // self.chunk_size)
         r = i % self.chunk_size
         clean = b.clean[r] if b.clean is not None else np.empty(0, np.float32)
-        return torch.from_numpy(b.x[r].copy()), torch.from_numpy(b.targets[r].copy()), torch.from_numpy(clean.copy())
+        return (
+            torch.from_numpy(b.x[r].copy()),
+            torch.from_numpy(b.targets[r].copy()),
+            torch.from_numpy(clean.copy()),
+        )
 
     def synth_batch(self, indices: Sequence[int]) -> SynthBatch:
         """The spectra at ``indices`` (any order) as one :class:`SynthBatch` (numpy)."""
@@ -173,10 +177,14 @@ class SynthDataset:
         i.i.d., so this is as good as a full shuffle and costs no extra
         synthesis.
         """
-        yield from _chunked_batches(self, batch_size, shuffle=shuffle, epoch=epoch, drop_last=drop_last)
+        yield from _chunked_batches(
+            self, batch_size, shuffle=shuffle, epoch=epoch, drop_last=drop_last
+        )
 
 
-def _chunked_batches(ds: Any, batch_size: int, *, shuffle: bool, epoch: int, drop_last: bool) -> Iterator[tuple[Any, Any, Any]]:
+def _chunked_batches(
+    ds: Any, batch_size: int, *, shuffle: bool, epoch: int, drop_last: bool
+) -> Iterator[tuple[Any, Any, Any]]:
     bs = int(batch_size)
     if bs < 1:
         raise MRSDataError(f"argument 'batch_size': expected >= 1, got {batch_size}")
@@ -211,7 +219,9 @@ def _npz_member_memmap(path: Path, zf: zipfile.ZipFile, name: str) -> np.ndarray
     """Memory-map one uncompressed ``.npy`` member of a zip archive."""
     info = zf.getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED:
-        raise MRSFormatError(path, name, "an uncompressed member (written by make_dataset)", "compressed")
+        raise MRSFormatError(
+            path, name, "an uncompressed member (written by make_dataset)", "compressed"
+        )
     with open(path, "rb") as fh:
         fh.seek(info.header_offset)
         local = fh.read(30)
@@ -228,7 +238,9 @@ def _npz_member_memmap(path: Path, zf: zipfile.ZipFile, name: str) -> np.ndarray
         offset = fh.tell()
     if int(np.prod(shape)) == 0:
         return np.empty(shape, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+    return np.memmap(
+        path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
+    )
 
 
 def make_dataset(
@@ -272,7 +284,9 @@ def make_dataset(
         tmpd = Path(tmp)
         x = np.lib.format.open_memmap(tmpd / "x.npy", mode="w+", dtype=store, shape=(ds.n, rows, m))
         clean = (
-            np.lib.format.open_memmap(tmpd / "clean.npy", mode="w+", dtype=store, shape=(ds.n, rows, m))
+            np.lib.format.open_memmap(
+                tmpd / "clean.npy", mode="w+", dtype=store, shape=(ds.n, rows, m)
+            )
             if cfg.keep_clean
             else None
         )
@@ -282,7 +296,12 @@ def make_dataset(
             x[lo:hi] = b.x
             if clean is not None and b.clean is not None:
                 clean[lo:hi] = b.clean
-            for key, val in (("targets", b.targets), ("concentrations", b.concentrations), ("snr", b.snr), ("scale", b.scale)):
+            for key, val in (
+                ("targets", b.targets),
+                ("concentrations", b.concentrations),
+                ("snr", b.snr),
+                ("scale", b.scale),
+            ):
                 if key not in small:
                     small[key] = np.empty((ds.n, *val.shape[1:]), dtype=np.float32)
                 small[key][lo:hi] = val
@@ -324,7 +343,13 @@ def make_dataset(
         shutil.move(partial, out)
     record = artifacts.save(
         out,
-        config={"synth": cfg.to_dict(), "n": ds.n, "chunk_size": ds.chunk_size, "dtype": store.name, "basis": meta["basis"]},
+        config={
+            "synth": cfg.to_dict(),
+            "n": ds.n,
+            "chunk_size": ds.chunk_size,
+            "dtype": store.name,
+            "basis": meta["basis"],
+        },
         seed=ds.seed,
         kind="synthetic dataset",
     )
@@ -345,19 +370,30 @@ class StoredDataset:
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise MRSFormatError(self.path, "file", "an existing dataset file (mrs synth --out)", "no such file")
+            raise MRSFormatError(
+                self.path, "file", "an existing dataset file (mrs synth --out)", "no such file"
+            )
         self.record = artifacts.verify(self.path) if verify else None
         try:
             zf = zipfile.ZipFile(self.path)
         except zipfile.BadZipFile as exc:
-            raise MRSFormatError(self.path, "file", "a dataset .npz written by make_dataset", str(exc)) from None
+            raise MRSFormatError(
+                self.path, "file", "a dataset .npz written by make_dataset", str(exc)
+            ) from None
         with zf:
             names = set(zf.namelist())
             if "meta.json" not in names or "x.npy" not in names:
-                raise MRSFormatError(self.path, "meta.json/x.npy", "present (written by make_dataset)", sorted(names)[:5])
+                raise MRSFormatError(
+                    self.path,
+                    "meta.json/x.npy",
+                    "present (written by make_dataset)",
+                    sorted(names)[:5],
+                )
             self.meta: dict[str, Any] = json.loads(zf.read("meta.json"))
             self.x = _npz_member_memmap(self.path, zf, "x.npy")
-            self.clean = _npz_member_memmap(self.path, zf, "clean.npy") if "clean.npy" in names else None
+            self.clean = (
+                _npz_member_memmap(self.path, zf, "clean.npy") if "clean.npy" in names else None
+            )
             arrays = {}
             for nm in names:
                 if nm.endswith(".npy") and nm not in ("x.npy", "clean.npy"):
@@ -414,7 +450,11 @@ class StoredDataset:
         s = idx[order]
         x = np.asarray(self.x[s], dtype=np.float32)[inv]
         clean = self._clean(s)[inv]
-        return torch.from_numpy(x), torch.from_numpy(np.array(self.targets[idx], dtype=np.float32)), torch.from_numpy(clean)
+        return (
+            torch.from_numpy(x),
+            torch.from_numpy(np.array(self.targets[idx], dtype=np.float32)),
+            torch.from_numpy(clean),
+        )
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any, Any]]:
         x, y, clean = self.batch(indices)
@@ -424,7 +464,9 @@ class StoredDataset:
         self, batch_size: int, *, shuffle: bool = True, epoch: int = 0, drop_last: bool = False
     ) -> Iterator[tuple[Any, Any, Any]]:
         """Iterate in batches (same order as :meth:`SynthDataset.batches` for the same seed/epoch)."""
-        yield from _chunked_batches(self, batch_size, shuffle=shuffle, epoch=epoch, drop_last=drop_last)
+        yield from _chunked_batches(
+            self, batch_size, shuffle=shuffle, epoch=epoch, drop_last=drop_last
+        )
 
 
 # ============================================================================ real reference
@@ -474,7 +516,12 @@ def load_tarquin_fit(path: str | os.PathLike[str]) -> TarquinFit:
         raise MRSFormatError(p, "file", "a text file", "binary data") from None
     lines = [ln for ln in lines if ln.strip()]
     if len(lines) < 4:
-        raise MRSFormatError(p, "file", "a label line, a header line and at least two data rows", f"{len(lines)} lines")
+        raise MRSFormatError(
+            p,
+            "file",
+            "a label line, a header line and at least two data rows",
+            f"{len(lines)} lines",
+        )
     label = lines[0].strip()
     header = [h.strip() for h in lines[1].split(",")]
     if not header or header[0] != "PPMScale" or "Data" not in header:

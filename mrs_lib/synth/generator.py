@@ -138,9 +138,15 @@ class GridTransform:
     ) -> None:
         lo, hi = float(ppm_range[0]), float(ppm_range[1])
         if not (lo < hi) or int(n_points) < 2:
-            raise MRSDataError(f"argument 'ppm_range'/'n_points': expected lo < hi and >= 2 points, got {ppm_range}, {n_points}")
+            raise MRSDataError(
+                f"argument 'ppm_range'/'n_points': expected lo < hi and >= 2 points, got {ppm_range}, {n_points}"
+            )
         self.n_time, self.n_points = int(n_time), int(n_points)
-        self.dwell_s, self.larmor_mhz, self.ppm_reference = float(dwell_s), float(larmor_mhz), float(ppm_reference)
+        self.dwell_s, self.larmor_mhz, self.ppm_reference = (
+            float(dwell_s),
+            float(larmor_mhz),
+            float(ppm_reference),
+        )
         self.ppm = np.linspace(lo, hi, self.n_points)
         self.hz = (self.ppm - self.ppm_reference) * self.larmor_mhz
         half_bw = 0.5 / self.dwell_s
@@ -161,7 +167,9 @@ class GridTransform:
             return np.exp(sign * 1j * np.pi * np.mod(x * x * theta, 2.0))
 
         self.L = sfft.next_fast_len(T + M - 1)
-        self.pre = (np.exp(-2j * np.pi * np.mod(f0 * self.dwell_s * n, 1.0)) * chirp(n, -1)).astype(np.complex64)
+        self.pre = (np.exp(-2j * np.pi * np.mod(f0 * self.dwell_s * n, 1.0)) * chirp(n, -1)).astype(
+            np.complex64
+        )
         h = np.zeros(self.L, dtype=np.complex128)
         h[:M] = chirp(k, +1)
         h[self.L - (T - 1) :] = chirp(np.arange(-(T - 1), 0, dtype=np.float64), +1)
@@ -236,7 +244,9 @@ class GridTransform:
         """The DTFT of ``fid`` ``[..., T]`` on the grid, complex64 ``[..., M]``."""
         x = np.asarray(fid)
         if x.shape[-1] != self.n_time:
-            raise MRSDataError(f"argument 'fid': expected {self.n_time} time points, got {x.shape[-1]}")
+            raise MRSDataError(
+                f"argument 'fid': expected {self.n_time} time points, got {x.shape[-1]}"
+            )
         return self.prechirped((x * self.pre).astype(np.complex64, copy=False))
 
 
@@ -326,11 +336,21 @@ class GridNoise:
         self.scale = np.float32(np.sqrt(T / self.n_time))
         self._gt = gt
 
-    def __call__(self, rng: np.random.Generator, shape: tuple[int, ...], sigma: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self, rng: np.random.Generator, shape: tuple[int, ...], sigma: np.ndarray | None = None
+    ) -> np.ndarray:
         """Grid noise ``[*shape, M]`` (complex64) for time-domain SD ``sigma`` (broadcast to ``shape``; default 1)."""
-        s = self.scale if sigma is None else (np.asarray(sigma, dtype=np.float32) * self.scale)[..., np.newaxis]
+        s = (
+            self.scale
+            if sigma is None
+            else (np.asarray(sigma, dtype=np.float32) * self.scale)[..., np.newaxis]
+        )
         if not self.ok:
-            return self._gt.white(complex_normal(rng, (*shape, self._gt.n_time))) * np.float32(1 / self.scale) * s
+            return (
+                self._gt.white(complex_normal(rng, (*shape, self._gt.n_time)))
+                * np.float32(1 / self.scale)
+                * s
+            )
         w = complex_normal(rng, (*shape, self.n_time))
         spec = sfft.fft(w, n=self.fft_len, axis=-1, workers=1)
         return np.multiply(spec[..., : self.n_points], s)
@@ -352,8 +372,15 @@ class LorentzianExpansion:
     ``ok`` is False when ``K`` would exceed ``max_terms`` (use the exact path).
     """
 
-    def __init__(self, plan: GridPlan, lo: float, hi: float, *, tol: float = EXPANSION_TOL,
-                 max_terms: int = EXPANSION_MAX_TERMS) -> None:
+    def __init__(
+        self,
+        plan: GridPlan,
+        lo: float,
+        hi: float,
+        *,
+        tol: float = EXPANSION_TOL,
+        max_terms: int = EXPANSION_MAX_TERMS,
+    ) -> None:
         self.lo, self.hi = float(lo), float(hi)
         gt = plan.gt
         n_met, M = plan.n_metabolites, plan.n_points
@@ -369,9 +396,12 @@ class LorentzianExpansion:
             x = np.cos(np.pi * (j + 0.5) / K)
             L = 0.5 * (self.hi + self.lo) + 0.5 * (self.hi - self.lo) * x
             decay = np.exp(-np.pi * L[:, np.newaxis] * t)  # [K, T]
-            spec = np.stack([  # [n_met, K nodes, 2, M], one metabolite at a time (scratch size)
-                gt.prechirped((f[np.newaxis] * decay[:, np.newaxis]).astype(np.complex64)) for f in fids
-            ]).astype(np.complex128)
+            spec = np.stack(
+                [  # [n_met, K nodes, 2, M], one metabolite at a time (scratch size)
+                    gt.prechirped((f[np.newaxis] * decay[:, np.newaxis]).astype(np.complex64))
+                    for f in fids
+                ]
+            ).astype(np.complex128)
             # Chebyshev coefficients: a_k = (2 / K) sum_j S(x_j) T_k(x_j), a_0 halved
             Tk = np.cos(np.pi * np.outer(np.arange(K), j + 0.5) / K)  # [k, j]
             a = np.einsum("kj,mjaf->mkaf", Tk, spec) * (2.0 / K)
@@ -383,10 +413,14 @@ class LorentzianExpansion:
             n_terms = max(1, max(need))
             self.ok = n_terms <= max_terms
             self.n_terms = min(n_terms, K)
-            self.max_error = float((tail[:, self.n_terms] / peak).max()) if self.n_terms < K else 0.0
+            self.max_error = (
+                float((tail[:, self.n_terms] / peak).max()) if self.n_terms < K else 0.0
+            )
             self.coef = a[:, : self.n_terms].astype(np.complex64)
         # real matrix [n_met K, 2 M 2]: (re, im) interleaved
-        self.matrix = np.ascontiguousarray(self.coef).view(np.float32).reshape(n_met * self.n_terms, -1)
+        self.matrix = (
+            np.ascontiguousarray(self.coef).view(np.float32).reshape(n_met * self.n_terms, -1)
+        )
         self.n_points = M
         # ... stored as column chunks [chunks, n_met K, _CHUNK]: each product is then small
         # enough for OpenBLAS to run it on the calling thread (its multithreaded sgemm spins
@@ -435,7 +469,11 @@ def _check_channels(channels: Sequence[str]) -> tuple[str, ...]:
 
 
 def grid_rows(
-    spec: np.ndarray, channels: Sequence[str], scale: np.ndarray | None = None, *, out: np.ndarray | None = None
+    spec: np.ndarray,
+    channels: Sequence[str],
+    scale: np.ndarray | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rows ``[..., rows, M]`` (float32) from complex grid spectra ``spec[..., 2, M]`` (OFF, ON).
 
@@ -446,7 +484,13 @@ def grid_rows(
         out = np.empty((*spec.shape[:-2], len(chans), spec.shape[-1]), dtype=np.float32)
     for i, ch in enumerate(chans):
         acq, _, part = ch.partition(":")
-        s = spec[..., 0, :] if acq == "off" else spec[..., 1, :] if acq == "on" else spec[..., 1, :] - spec[..., 0, :]
+        s = (
+            spec[..., 0, :]
+            if acq == "off"
+            else spec[..., 1, :]
+            if acq == "on"
+            else spec[..., 1, :] - spec[..., 0, :]
+        )
         out[..., i, :] = s.real if part == "real" else s.imag
     if scale is not None:
         safe = np.where(scale > 0, scale, 1.0).astype(np.float32)
@@ -482,7 +526,14 @@ def network_input(
     Works on a single acquisition read from a file or on a batch; chapter 2.
     """
     off, on = spectra.off, spectra.on
-    gt = grid_transform(off.n_points, off.dwell_s, off.larmor_mhz, off.ppm_reference, tuple(ppm_range), int(n_points))
+    gt = grid_transform(
+        off.n_points,
+        off.dwell_s,
+        off.larmor_mhz,
+        off.ppm_reference,
+        tuple(ppm_range),
+        int(n_points),
+    )
     spec = np.stack([gt(off.fid), gt(on.fid)], axis=-2)
     rows, _ = normalise_rows(spec, channels)
     return rows
@@ -506,12 +557,20 @@ def sum_normalise(values: np.ndarray) -> np.ndarray:
 #: Phantom-like ranges (mM), after the Swansea design (NAA 15, Cr 8, GABA 0-13.7,
 #: Glu 12, Gln 3; shared data reference/swansea_phantom_design_mM.csv).
 PHANTOM_MM: dict[str, tuple[float, float]] = {
-    "Cr": (6.0, 10.0), "GABA": (0.0, 14.0), "Gln": (0.0, 4.0), "Glu": (0.0, 13.0), "NAA": (12.0, 18.0),
+    "Cr": (6.0, 10.0),
+    "GABA": (0.0, 14.0),
+    "Gln": (0.0, 4.0),
+    "Glu": (0.0, 13.0),
+    "NAA": (12.0, 18.0),
 }
 #: In-vivo-like ranges (mM) for adult brain (Govindaraju et al., NMR Biomed 2000;
 #: de Graaf, In Vivo NMR Spectroscopy): tCr 6-10, GABA 1-2 (wide: 0.5-2.5), ...
 INVIVO_MM: dict[str, tuple[float, float]] = {
-    "Cr": (6.0, 10.0), "GABA": (0.5, 2.5), "Gln": (2.0, 6.0), "Glu": (6.0, 13.0), "NAA": (7.5, 17.0),
+    "Cr": (6.0, 10.0),
+    "GABA": (0.5, 2.5),
+    "Gln": (2.0, 6.0),
+    "Glu": (6.0, 13.0),
+    "NAA": (7.5, 17.0),
 }
 
 
@@ -529,9 +588,13 @@ class ConcentrationPrior:
 
     def __post_init__(self) -> None:
         if self.kind not in ("sobol", "uniform", "phantom", "invivo"):
-            raise MRSDataError(f"field 'kind': expected sobol, uniform, phantom or invivo, got {self.kind!r}")
+            raise MRSDataError(
+                f"field 'kind': expected sobol, uniform, phantom or invivo, got {self.kind!r}"
+            )
 
-    def sample(self, rng: np.random.Generator, n: int, metabolites: Sequence[str] = METABOLITES) -> np.ndarray:
+    def sample(
+        self, rng: np.random.Generator, n: int, metabolites: Sequence[str] = METABOLITES
+    ) -> np.ndarray:
         d = len(metabolites)
         if self.kind == "sobol":
             return sobol_points(rng, n, d)
@@ -606,7 +669,9 @@ class SynthConfig:
         object.__setattr__(self, "augmentations", tuple(self.augmentations))
         for a in self.augmentations:
             if not isinstance(a, Augmentation):
-                raise MRSDataError(f"field 'augmentations': expected Augmentation objects, got {a!r}")
+                raise MRSDataError(
+                    f"field 'augmentations': expected Augmentation objects, got {a!r}"
+                )
         if sum(isinstance(a, Noise) for a in self.augmentations) > 1:
             raise MRSDataError("field 'augmentations': at most one Noise")
         if self.grids is not None:
@@ -663,7 +728,9 @@ class SynthConfig:
 
 def _paper() -> SynthConfig:
     """The paper: Sobol concentrations, 2 Hz basis line + Lorentzian U(0, 8) Hz, relative noise U(0, 0.03)."""
-    return SynthConfig(name="paper", augmentations=(Linewidth((0.0, 8.0)), Noise("relative", (0.0, 0.03))))
+    return SynthConfig(
+        name="paper", augmentations=(Linewidth((0.0, 8.0)), Noise("relative", (0.0, 0.03)))
+    )
 
 
 def _paper_no_lw() -> SynthConfig:
@@ -782,7 +849,14 @@ class GridPlan:
         if extra:
             fids = fids * np.exp(-np.pi * extra * self.t)
         self.fids = fids  # plain convention, float64 complex, [2, n_met, T]
-        self.gt = grid_transform(self.n_time, self.dwell_s, self.larmor_mhz, self.ppm_reference, tuple(ppm_range), int(n_points))
+        self.gt = grid_transform(
+            self.n_time,
+            self.dwell_s,
+            self.larmor_mhz,
+            self.ppm_reference,
+            tuple(ppm_range),
+            int(n_points),
+        )
         self.pre = self.gt.pre
         pre_met = np.ascontiguousarray((fids * self.pre).transpose(1, 0, 2)).astype(np.complex64)
         self.basis_pre_met = pre_met  # [n_met, 2, T]
@@ -795,9 +869,14 @@ class GridPlan:
         self.gaba_area = self._gaba_area()
         # for _max_abs_mix: a head of the FIDs and the largest |FID| after it, per metabolite
         self.head_len = min(self.n_time, max(64, self.n_time // 8))
-        self.tail_max = np.abs(pre_met[:, :, self.head_len :]).max(axis=-1, initial=0.0)  # [n_met, 2]
-        self.head_real = np.ascontiguousarray(pre_met[:, :, : self.head_len]).view(np.float32).reshape(
-            self.n_metabolites, -1)
+        self.tail_max = np.abs(pre_met[:, :, self.head_len :]).max(
+            axis=-1, initial=0.0
+        )  # [n_met, 2]
+        self.head_real = (
+            np.ascontiguousarray(pre_met[:, :, : self.head_len])
+            .view(np.float32)
+            .reshape(self.n_metabolites, -1)
+        )
         self._noise: GridNoise | None = None
         self._expansions: dict[tuple[float, float], LorentzianExpansion] = {}
         self._lock = threading.Lock()
@@ -836,7 +915,10 @@ class GridPlan:
     def _gaba_area(self) -> float:
         """Area of the GABA DIFF multiplet (2.85-3.2 ppm) at unit concentration, FFT-sum units."""
         spec = np.fft.fftshift(np.fft.fft(self.fids, axis=-1), axes=-1)
-        ppm = self.ppm_reference + np.fft.fftshift(np.fft.fftfreq(self.n_time, self.dwell_s)) / self.larmor_mhz
+        ppm = (
+            self.ppm_reference
+            + np.fft.fftshift(np.fft.fftfreq(self.n_time, self.dwell_s)) / self.larmor_mhz
+        )
         if "GABA" in self.metabolites:
             i = self.metabolites.index("GABA")
             mask = (ppm >= 2.85) & (ppm <= 3.2)
@@ -866,8 +948,13 @@ def singlet_basis(
     fids = np.stack([np.exp(2j * np.pi * (p - ppm_reference) * larmor_mhz * t) for p in ppms])
     common = {"dwell_s": 1 / float(bw_hz), "larmor_mhz": larmor_mhz, "ppm_reference": ppm_reference}
     on = fids * np.asarray(on_gain, dtype=float)[:, np.newaxis]
-    return Basis(tuple(metabolites)[: len(ppms)], Spectrum(on, **common), Spectrum(fids, **common), lw_hz=0.0,
-                 params={"source": "singlet_basis", "ppms": list(ppms), "on_gain": list(on_gain)})
+    return Basis(
+        tuple(metabolites)[: len(ppms)],
+        Spectrum(on, **common),
+        Spectrum(fids, **common),
+        lw_hz=0.0,
+        params={"source": "singlet_basis", "ppms": list(ppms), "on_gain": list(on_gain)},
+    )
 
 
 def fine_basis(
@@ -897,7 +984,12 @@ def fine_basis(
 
 
 def measure_linewidth(
-    ppm: np.ndarray, y: np.ndarray, centre_ppm: float, larmor_mhz: float, *, half_width_ppm: float = 0.08
+    ppm: np.ndarray,
+    y: np.ndarray,
+    centre_ppm: float,
+    larmor_mhz: float,
+    *,
+    half_width_ppm: float = 0.08,
 ) -> tuple[float, float, float]:
     """Lorentzian fit of one line: ``(fwhm_hz, centre_ppm, r2)``.
 
@@ -912,7 +1004,9 @@ def measure_linewidth(
     sel = np.abs(x - centre_ppm) <= half_width_ppm
     xs, ys = x[sel], np.asarray(y, dtype=float)[sel]
     if xs.size < 5:
-        raise MRSDataError(f"measure_linewidth: fewer than 5 points within {half_width_ppm} ppm of {centre_ppm}")
+        raise MRSDataError(
+            f"measure_linewidth: fewer than 5 points within {half_width_ppm} ppm of {centre_ppm}"
+        )
     sign = 1.0 if ys.max() >= -ys.min() else -1.0
     ys = sign * ys
     i = int(np.argmax(ys))
@@ -988,7 +1082,9 @@ class Synthesizer:
             grids = tuple(ok)
         self.grids = grids
         self.plans = [
-            GridPlan(basis, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points)
+            GridPlan(
+                basis, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points
+            )
             for g in grids
         ]
         #: noise transformed at a decimated rate (GridNoise) rather than exactly
@@ -1001,8 +1097,9 @@ class Synthesizer:
                 _ = plan.noise
             time_augs = self.stages["time"]
             lw = time_augs[0] if len(time_augs) == 1 else None
-            if (not (self.stages["component"] or self.stages["signal"] or self.stages["grid"])
-                    and (not time_augs or (isinstance(lw, Linewidth) and lw.gaussian_hz == (0.0, 0.0)))):
+            if not (self.stages["component"] or self.stages["signal"] or self.stages["grid"]) and (
+                not time_augs or (isinstance(lw, Linewidth) and lw.gaussian_hz == (0.0, 0.0))
+            ):
                 lo, hi = lw.lorentzian_hz if lw is not None else (0.0, 0.0)
                 self.fast_clean = all(plan.expansion(lo, hi).ok for plan in self.plans)
                 self._fast_lw = lw
@@ -1067,7 +1164,12 @@ class Synthesizer:
         return params
 
     def _block(
-        self, conc: np.ndarray, grid_idx: np.ndarray, rng: np.random.Generator, x: np.ndarray, clean: np.ndarray | None
+        self,
+        conc: np.ndarray,
+        grid_idx: np.ndarray,
+        rng: np.random.Generator,
+        x: np.ndarray,
+        clean: np.ndarray | None,
     ) -> dict[str, Any]:
         """Synthesise one block into the output views ``x`` and ``clean``."""
         n = conc.shape[0]
@@ -1134,14 +1236,21 @@ class Synthesizer:
                 raise MRSDataError(
                     f"argument 'concentrations': expected shape {(n, len(self.basis.metabolites))}, got {conc.shape}"
                 )
-        grid_idx = rng.integers(len(self.plans), size=n) if len(self.plans) > 1 else np.zeros(n, dtype=int)
+        grid_idx = (
+            rng.integers(len(self.plans), size=n) if len(self.plans) > 1 else np.zeros(n, dtype=int)
+        )
         starts = list(range(0, n, BLOCK_SIZE))
         child = rng.spawn(len(starts))
         x = np.empty((n, len(cfg.channels), cfg.n_points), dtype=np.float32)
         clean = np.empty_like(x) if cfg.keep_clean else None
         jobs = [
-            (conc[s : s + BLOCK_SIZE], grid_idx[s : s + BLOCK_SIZE], r, x[s : s + BLOCK_SIZE],
-             None if clean is None else clean[s : s + BLOCK_SIZE])
+            (
+                conc[s : s + BLOCK_SIZE],
+                grid_idx[s : s + BLOCK_SIZE],
+                r,
+                x[s : s + BLOCK_SIZE],
+                None if clean is None else clean[s : s + BLOCK_SIZE],
+            )
             for s, r in zip(starts, child, strict=True)
         ]
         nw = default_workers() if workers is None else max(1, int(workers))
@@ -1174,7 +1283,9 @@ def _max_abs_mix(conc: np.ndarray, plan: GridPlan) -> np.ndarray:
     """
     c = np.asarray(conc, dtype=np.float32)
     H = plan.head_len
-    head_fid = np.einsum("nm,mk->nk", c, plan.head_real).view(np.complex64).reshape(c.shape[0], 2, H)
+    head_fid = (
+        np.einsum("nm,mk->nk", c, plan.head_real).view(np.complex64).reshape(c.shape[0], 2, H)
+    )
     head = np.abs(head_fid).max(axis=-1)
     if H == plan.n_time:
         return head
@@ -1216,7 +1327,9 @@ def generate(
     constants) is cached per (basis object, config). Metabolite order is
     ``basis.metabolites``.
     """
-    return _synthesizer(basis, as_config(config)).generate(n, rng, concentrations=concentrations, workers=workers)
+    return _synthesizer(basis, as_config(config)).generate(
+        n, rng, concentrations=concentrations, workers=workers
+    )
 
 
 def example(
@@ -1240,13 +1353,17 @@ def example(
     base linewidth come from ``config``.
     """
     cfg = as_config(config)
-    synth = _synthesizer(basis, cfg.replace(augmentations=(), grids=cfg.grids[:1] if cfg.grids else None))
+    synth = _synthesizer(
+        basis, cfg.replace(augmentations=(), grids=cfg.grids[:1] if cfg.grids else None)
+    )
     plan = synth.plans[0]
     rng = np.random.default_rng(seed)
     state = SynthState(plan, np.asarray(concentrations, dtype=float)[np.newaxis])
     state.mix()
     one = np.ones(1)
-    Linewidth((0, 0)).apply(state, {"lorentzian_hz": lorentzian_hz * one, "gaussian_hz": gaussian_hz * one})
+    Linewidth((0, 0)).apply(
+        state, {"lorentzian_hz": lorentzian_hz * one, "gaussian_hz": gaussian_hz * one}
+    )
     FrequencyShift().apply(state, {"shift_hz": shift_hz * one})
     ZeroOrderPhase().apply(state, {"phase_deg": phase_deg * one})
     state.transform()
@@ -1254,7 +1371,12 @@ def example(
     p = bl.draw(rng, 1)
     p["baseline_level"] = baseline_level * one
     bl.apply(state, p)
-    params: dict[str, np.ndarray] = {"lorentzian_hz": lorentzian_hz * one, "shift_hz": shift_hz * one, "phase_deg": phase_deg * one, **p}
+    params: dict[str, np.ndarray] = {
+        "lorentzian_hz": lorentzian_hz * one,
+        "shift_hz": shift_hz * one,
+        "phase_deg": phase_deg * one,
+        **p,
+    }
     if snr is not None:
         noise = Noise("snr", snr=(snr, snr))
         params.update(noise(state, rng))
@@ -1266,8 +1388,18 @@ def example(
     with np.errstate(divide="ignore"):
         snr_meas = state.peak_off / (sigma * np.sqrt(plan.n_time))
     conc = np.asarray(concentrations, dtype=float)[np.newaxis]
-    return SynthBatch(x, clean, conc, sum_normalise(conc).astype(np.float32), snr_meas, scale, params,
-                      tuple(basis.metabolites), cfg.channels, plan.grid_ppm)
+    return SynthBatch(
+        x,
+        clean,
+        conc,
+        sum_normalise(conc).astype(np.float32),
+        snr_meas,
+        scale,
+        params,
+        tuple(basis.metabolites),
+        cfg.channels,
+        plan.grid_ppm,
+    )
 
 
 __all__ = [
