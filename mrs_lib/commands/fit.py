@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import command
-
-FIDA_NAME = "fida"
+from ..io.bases import FIDA_NAME, PAPER_NAME, resolve_basis
 
 
 @command(
@@ -19,7 +18,8 @@ def _fit(p: argparse.ArgumentParser):
     p.add_argument(
         "--basis",
         required=True,
-        help=f"basis .npz from 'mrs simulate', a NIfTI-MRS basis, or '{FIDA_NAME}' (external FID-A basis)",
+        help=f"basis .npz from 'mrs simulate', a NIfTI-MRS basis, '{PAPER_NAME}' (simulated) "
+        f"or '{FIDA_NAME}' (external FID-A basis)",
     )
     p.add_argument(
         "spectra",
@@ -41,18 +41,8 @@ def _fit(p: argparse.ArgumentParser):
         import numpy as np
 
         from .. import quantify
-        from ..sim.basis import Basis
 
-        if args.basis == FIDA_NAME:
-            from ..sim import load_fida_reference
-
-            basis = load_fida_reference()
-        elif args.basis.endswith(".npz"):
-            basis = Basis.load_npz(args.basis)
-        else:
-            from ..io.nifti import load_basis
-
-            basis = load_basis(args.basis)
+        basis = resolve_basis(args.basis)
         kwargs: dict = {"basis": basis}
         if args.method == "lcm":
             kwargs["strategy"] = args.strategy

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import command
-
-FIDA_NAME = "fida"
+from ..io.bases import FIDA_NAME, PAPER_NAME, resolve_basis
 
 
 @command("synth", "synthesise a stored training set from a basis and print spectra per second")
@@ -14,7 +13,8 @@ def _synth(p: argparse.ArgumentParser):
     p.add_argument(
         "--basis",
         required=True,
-        help=f"basis .npz written by 'mrs simulate' (or '{FIDA_NAME}' for the external FID-A reference basis)",
+        help=f"basis .npz written by 'mrs simulate', a NIfTI-MRS basis, '{PAPER_NAME}' (simulated) "
+        f"or '{FIDA_NAME}' (the external FID-A reference basis)",
     )
     p.add_argument(
         "--n", type=int, required=True, help="number of spectra (10000 / 100000 for the paper)"
@@ -45,14 +45,12 @@ def _synth(p: argparse.ArgumentParser):
 
     def run(args: argparse.Namespace) -> int:
         from ..errors import MRSDataError
-        from ..sim import load_fida_reference
-        from ..sim.basis import Basis
         from ..synth.dataset import make_dataset
         from ..synth.generator import SynthConfig
 
         if args.n < 1:
             raise MRSDataError(f"argument '--n': expected >= 1, got {args.n}")
-        basis = load_fida_reference() if args.basis == FIDA_NAME else Basis.load_npz(args.basis)
+        basis = resolve_basis(args.basis)
         config = SynthConfig.preset(args.augment)
         if args.no_clean:
             config = config.replace(keep_clean=False)

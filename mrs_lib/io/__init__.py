@@ -5,7 +5,8 @@
 * :mod:`mrs_lib.io.lcmodel` - LCModel ``.RAW``, ``.BASIS``, control file,
   ``.table`` / ``.csv`` / ``.COORD`` (conjugated and re-referenced to 4.65 ppm
   at the edge; chapter 6 runs LCModel through them),
-* :mod:`mrs_lib.io.phantoms` - folders of phantom scans with known concentrations.
+* :mod:`mrs_lib.io.phantoms` - folders of phantom scans with known concentrations,
+* :mod:`mrs_lib.io.bases` - bases by name or path (:func:`resolve_basis`).
 
 Readers raise :class:`~mrs_lib.errors.MRSFormatError` (file, field, expected)
 for bad input, never return a wrong number.
@@ -20,6 +21,7 @@ from typing import Any
 from ..errors import MRSDataError, MRSFormatError
 from ..types import EDIT_STATES, EditState
 from . import lcmodel, nifti  # noqa: F401  (submodules are part of the API)
+from .bases import BASIS_NAMES, FIDA_NAME, PAPER_NAME, resolve_basis
 from .lcmodel import (
     LCModelBasis,
     LCModelCoord,
@@ -215,6 +217,9 @@ def convert(
 
 
 __all__ = [
+    "BASIS_NAMES",
+    "FIDA_NAME",
+    "PAPER_NAME",
     "LCModelBasis",
     "LCModelCSV",
     "LCModelCoord",
@@ -230,6 +235,7 @@ __all__ = [
     "read_csv",
     "read_raw",
     "read_table",
+    "resolve_basis",
     "save",
     "save_basis",
     "write_basis",
