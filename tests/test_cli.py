@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from mrs_lib import cli
+from mrs_lib.commands import COMMANDS
 
 
 def test_import_smoke() -> None:
@@ -22,7 +23,7 @@ def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name, _help, _configure in cli._COMMANDS:
+    for name, _help, _configure in COMMANDS:
         assert name in out
     assert "data" in out
 

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from ..cli import Runner, command
+from ._registry import Runner, command
 
 
 def _format(value: Any) -> str:

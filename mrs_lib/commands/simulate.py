@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..cli import Runner, command
+from ._registry import Runner, command
 
 
 @command("simulate", "simulate a MEGA-PRESS ON/OFF basis (npz, NIfTI-MRS or LCModel .BASIS)")
