@@ -33,7 +33,7 @@ def _openblas_paths() -> list[str]:
     paths = set()
     for pkg in (numpy, scipy):
         libdir = os.path.join(
-            os.path.dirname(os.path.dirname(pkg.__file__)), f"{pkg.__name__}.libs"
+            os.path.dirname(os.path.dirname(str(pkg.__file__))), f"{pkg.__name__}.libs"
         )
         paths.update(glob.glob(os.path.join(libdir, "*openblas*")))
     if sys.platform.startswith("linux"):
@@ -74,7 +74,7 @@ def blas_threads(n: int | None = 1) -> Iterator[None]:
         yield
         return
     try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
+        from threadpoolctl import threadpool_limits
     except ImportError:
         threadpool_limits = None
     if threadpool_limits is not None:

@@ -205,7 +205,9 @@ class LCMQuantifier:
                 )
             diag_rows.append(row)
             fits.append(per)
-        diagnostics = {k: [r[k] for r in diag_rows] for k in (diag_rows[0] if diag_rows else {})}
+        diagnostics: dict[str, Any] = {
+            k: [r[k] for r in diag_rows] for k in (diag_rows[0] if diag_rows else {})
+        }
         diagnostics["strategy"] = self.strategy
         return QuantResult(
             self.basis.metabolites,
@@ -249,10 +251,10 @@ class GannetQuantifier:
         from .fit.gannet import fit_gannet
 
         t0 = time.perf_counter()
-        rows, diag = (
-            [],
-            {k: [] for k in ("gaba_cr", "gaba_fit_error", "cr_fit_error", "gaba_fwhm_ppm")},
-        )
+        rows: list[np.ndarray] = []
+        diag: dict[str, list[float]] = {
+            k: [] for k in ("gaba_cr", "gaba_fit_error", "cr_fit_error", "gaba_fwhm_ppm")
+        }
         ig, ic = self.metabolites.index("GABA"), self.metabolites.index("Cr")
         for acq in iter_acquisitions(spectra):
             g = fit_gannet(acq)
@@ -299,7 +301,9 @@ class LCModelQuantifier:
         from .fit.lcmodel import run_lcmodel
 
         t0 = time.perf_counter()
-        conc, sd, diag = [], [], {"off_fwhm_ppm": [], "off_snr": [], "diff_fwhm_ppm": []}
+        conc: list[np.ndarray] = []
+        sd: list[np.ndarray] = []
+        diag: dict[str, list[Any]] = {"off_fwhm_ppm": [], "off_snr": [], "diff_fwhm_ppm": []}
         for acq in iter_acquisitions(spectra):
             off = run_lcmodel(
                 acq.off, self.basis, "off", binary=self.binary, workdir=self.workdir, **self.control

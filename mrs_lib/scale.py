@@ -13,7 +13,7 @@ live side by side in the code that uses them::
 from __future__ import annotations
 
 import os
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from .errors import MRSError
 from .types import SCALES, Scale
@@ -33,7 +33,7 @@ def get_scale(scale: str | None = None) -> Scale:
     value = value.strip().lower()
     if value not in SCALES:
         raise MRSError(f"{ENV_VAR}={value!r}: expected one of {', '.join(SCALES)}")
-    return cast(Scale, value)
+    return value  # narrowed to Scale by the membership test
 
 
 def pick(*, tiny: T, book: T, paper: T, scale: str | None = None) -> T:

@@ -35,8 +35,8 @@ from .io.phantoms import PhantomDesign, PhantomScan
 from .metrics import max_normalise
 from .quantify import Quantifier
 from .sim.basis import Basis
-from .spectrum import EditedSpectra
-from .types import METABOLITES
+from .spectrum import EditedSpectra, Spectrum
+from .types import METABOLITES, EditState
 
 #: Acquisition (bandwidth Hz, points) per Swansea series (method.md: 1250 Hz for E1, 2000 Hz elsewhere).
 SERIES_ACQUISITION: dict[str, tuple[float, int]] = {"E1": (1250.0, 2048)}
@@ -115,8 +115,9 @@ def phantom_scans(
     }
     extra_lor = np.maximum(p["lorentzian_hz"] - basis.lw_hz, 0.0)
     clean = basis.mix(conc)
-    out = {}
-    for state, sign in (("off", -0.5), ("on", 0.5)):
+    out: dict[EditState, Spectrum] = {}
+    sign_of: tuple[tuple[EditState, float], ...] = (("off", -0.5), ("on", 0.5))
+    for state, sign in sign_of:
         s = clean[state].broaden(extra_lor, p["gaussian_hz"])
         out[state] = s.shift(hz=p["shift_hz"] + sign * p["drift_hz"]).phase(p["phase_deg"])
     sigma = p["noise_rel"] * np.abs(out["off"].fid).max(axis=-1)

@@ -45,7 +45,7 @@ def _validate(p: argparse.ArgumentParser):
 
         from ..errors import MRSError
         from ..io.phantoms import load_design, load_phantom_folder
-        from ..quantify import get_quantifier
+        from ..quantify import Quantifier, get_quantifier
         from ..validation import (
             PerAcquisition,
             digital_phantoms,
@@ -66,7 +66,7 @@ def _validate(p: argparse.ArgumentParser):
             ]
         if not scans:
             raise MRSError(f"no phantom scans in series {args.series}")
-        quantifiers = {}
+        quantifiers: dict[str, Quantifier] = {}
         for m in args.methods:
             if m in ("lcm", "gannet", "lcmodel"):
                 quantifiers[m] = PerAcquisition(

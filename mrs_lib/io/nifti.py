@@ -132,7 +132,7 @@ def save(
         fid = np.stack([obj.off.fid, obj.on.fid])  # (2, *batch, N)
         fid = np.moveaxis(fid, -1, 0)  # (N, 2, *batch)
         tags = ["DIM_EDIT", *BATCH_TAGS[: len(batch)]]
-        user = {"kind": "edited", "metadata": obj.off.metadata}
+        user: dict[str, Any] = {"kind": "edited", "metadata": obj.off.metadata}
         return _write(
             path,
             fid,

@@ -104,7 +104,9 @@ def load_design(path: str | Path | None = None) -> list[PhantomDesign]:
         )
     design = []
     for i, row in enumerate(rows, start=2):
-        conc = {m: _number(path, f"line {i}, column {m}", row[m] or "") for m in METABOLITES}
+        conc: dict[str, float] = {
+            m: _number(path, f"line {i}, column {m}", row[m] or "") for m in METABOLITES
+        }
         design.append(PhantomDesign(row["series"], row["phantom_id"], conc))
     return design
 

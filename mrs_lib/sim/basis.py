@@ -217,7 +217,7 @@ def load_fida_reference(metabolites: Iterable[Metabolite] = METABOLITES) -> Basi
 
     names = tuple(metabolites)
     fids: dict[str, list[np.ndarray]] = {"on": [], "off": []}
-    meta: dict[str, float] = {}
+    meta: dict[str, Any] = {}
     for met in names:
         for state in ("on", "off"):
             fname = f"isbi-fida-megapress/{met}_{state.upper()}.mat"
@@ -310,12 +310,12 @@ def simulate_lines(
         if path is not None:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             with tmp.open("wb") as fh:
-                np.savez(
-                    fh,
+                arrays: dict[str, Any] = {
                     **{f"{m}_freq_hz": lines[m].freq_hz for m in ("on", "off")},
                     **{f"{m}_amp": lines[m].amp for m in ("on", "off")},
-                    key_json=np.array(json.dumps(payload, sort_keys=True, default=str)),
-                )
+                    "key_json": np.array(json.dumps(payload, sort_keys=True, default=str)),
+                }
+                np.savez(fh, **arrays)
             os.replace(tmp, path)
     return out
 
@@ -336,7 +336,7 @@ def basis_from_lines(
         m: np.stack([lines[met][m].fid(n, pre.dwell_s, lw_hz) for met in names])
         for m in ("on", "off")
     }
-    common = dict(
+    common: dict[str, Any] = dict(
         dwell_s=pre.dwell_s,
         larmor_mhz=pre.sequence.larmor_mhz,
         ppm_reference=pre.sequence.ppm_reference,
