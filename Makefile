@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine with python3 and pip:
 #   make book   -> .venv, pinned install, execute every chapter, build _build/html
-#   make test   -> lint, unit tests and every chapter under nbmake at MRS_SCALE=tiny
+#   make test   -> lint (ruff, ruff format --check, mypy), unit tests and every chapter
+#                  under nbmake at MRS_SCALE=tiny
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,7 +20,7 @@ JOBS ?= 2
 
 help:
 	@echo "make book           build the executed book into _build/html (MRS_SCALE=$(MRS_SCALE))"
-	@echo "make test           lint + unit tests + chapters under nbmake at MRS_SCALE=tiny"
+	@echo "make test           lint (ruff, format, mypy) + unit tests + chapters (nbmake, tiny)"
 	@echo "make lab            JupyterLab on the book"
 	@echo "make check-browser  headless-Chromium check of widgets in the built book"
 
@@ -31,8 +32,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Lint: ruff's rules (line length 100 included), its formatter, and mypy on the library.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 unit: $(STAMP)
 	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) -m "not browser" tests
@@ -66,4 +70,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis
+	rm -rf _build .pytest_cache .ruff_cache .mypy_cache .hypothesis
