@@ -143,19 +143,24 @@ def main() -> None:
     )
     scale = np.abs(fast["off"].fid(pre.n_points, pre.dwell_s)).max()
     print(
-        f"small case ({args.naive_met} {part.n_spins} spins, {args.naive_grid} positions/axis, ON+OFF): "
-        f"library {fast_s:.2f} s CPU, naive per-step expm {naive_s:.2f} s CPU, speed-up {naive_s / fast_s:.0f}x, "
+        f"small case ({args.naive_met} {part.n_spins} spins, "
+        f"{args.naive_grid} positions/axis, ON+OFF): "
+        f"library {fast_s:.2f} s CPU, naive per-step expm {naive_s:.2f} s CPU, "
+        f"speed-up {naive_s / fast_s:.0f}x, "
         f"max |FID difference| / max|FID| = {err / scale:.1e}"
     )
     g = args.naive_grid
     print(
-        f"  (the naive cost grows as grid^2, the library's as 2 * grid: at {args.grid} positions/axis "
-        f"the naive engine would need ~{naive_s * (args.grid / g) ** 2 / 60:.0f} min CPU for this part "
+        f"  (the naive cost grows as grid^2, the library's as 2 * grid: "
+        f"at {args.grid} positions/axis "
+        f"the naive engine would need ~{naive_s * (args.grid / g) ** 2 / 60:.0f} min CPU "
+        f"for this part "
         f"alone - an extrapolation, not a measurement)"
     )
 
     print(
-        "edit efficiencies (2 Hz, window integral / pulse-acquire of the same window; DIFF = ON - OFF):"
+        "edit efficiencies (2 Hz, window integral / pulse-acquire of the same window; "
+        "DIFF = ON - OFF):"
     )
     for met, vals in edit_efficiencies(basis, pre.sequence).items():
         print(f"  {met:5s} " + "  ".join(f"{k}={v:+.3f}" for k, v in vals.items()))

@@ -202,7 +202,9 @@ def available() -> dict[str, Path]:
 
 
 def seed_everything(seed: int) -> Any:
-    """Seed Python's ``random``, numpy's legacy global state and torch; return ``np.random.default_rng(seed)``.
+    """Seed Python's ``random``, numpy's legacy global state and torch.
+
+    Returns ``np.random.default_rng(seed)``.
 
     Library functions take an explicit ``rng``/``seed``; this helper is for
     scripts and chapters that also drive third-party code (torch initialisers,

@@ -100,7 +100,8 @@ _ENTRIES: tuple[DataFile, ...] = (
     DataFile(
         name="swansea_phantom_design_mM.csv",
         relpath="reference/swansea_phantom_design_mM.csv",
-        sha256="7aaba0d53dbc078efe12bcee42b24e5996c776ec951b0275fe26b2893d9224c6",  # facts table compiled for this project
+        # facts table compiled for this project
+        sha256="7aaba0d53dbc078efe12bcee42b24e5996c776ec951b0275fe26b2893d9224c6",
         url=None,
         licence="facts",
         description="known concentrations (mM) of the Swansea phantom series E1-E4d",

@@ -68,7 +68,8 @@ class QuantResult:
         conc = np.atleast_2d(np.asarray(self.concentrations, dtype=float))
         if conc.shape[1] != len(self.metabolites):
             raise MRSDataError(
-                f"QuantResult: {len(self.metabolites)} metabolites but concentrations of shape {conc.shape}"
+                f"QuantResult: {len(self.metabolites)} metabolites but concentrations "
+                f"of shape {conc.shape}"
             )
         object.__setattr__(self, "concentrations", conc)
         object.__setattr__(self, "metabolites", tuple(self.metabolites))

@@ -58,7 +58,8 @@ def _as_batch_param(value: ArrayLike, batch_shape: tuple[int, ...], name: str) -
         arr = np.broadcast_to(arr, batch_shape)
     except ValueError:
         raise MRSDataError(
-            f"argument '{name}': shape {arr.shape} does not broadcast to the batch shape {batch_shape}"
+            f"argument '{name}': shape {arr.shape} does not broadcast to the batch shape "
+            f"{batch_shape}"
         ) from None
     return arr[..., np.newaxis]
 
@@ -126,7 +127,8 @@ class Spectrum:
             raise MRSDataError(f"field 'fid': expected a numeric array, got dtype {arr.dtype}")
         if arr.ndim < 1 or arr.shape[-1] < 2:
             raise MRSDataError(
-                f"field 'fid': expected shape (*batch, n_points) with n_points >= 2, got {arr.shape}"
+                f"field 'fid': expected shape (*batch, n_points) with n_points >= 2, "
+                f"got {arr.shape}"
             )
         arr = arr.astype(np.complex128 if arr.dtype != np.complex64 else np.complex64, copy=False)
         if not np.all(np.isfinite(arr)):
@@ -381,7 +383,8 @@ class EditedSpectra:
         self.off._check_compatible(self.on)
         if self.off.batch_shape != self.on.batch_shape:
             raise MRSDataError(
-                f"field 'on': batch shape {self.on.batch_shape} differs from OFF {self.off.batch_shape}"
+                f"field 'on': batch shape {self.on.batch_shape} differs from OFF "
+                f"{self.off.batch_shape}"
             )
         object.__setattr__(self, "off", self.off.replace(edit="off"))
         object.__setattr__(self, "on", self.on.replace(edit="on"))

@@ -38,7 +38,8 @@ from .sim.basis import Basis
 from .spectrum import EditedSpectra, Spectrum
 from .types import METABOLITES, EditState
 
-#: Acquisition (bandwidth Hz, points) per Swansea series (method.md: 1250 Hz for E1, 2000 Hz elsewhere).
+#: Acquisition (bandwidth Hz, points) per Swansea series
+#: (method.md: 1250 Hz for E1, 2000 Hz elsewhere).
 SERIES_ACQUISITION: dict[str, tuple[float, int]] = {"E1": (1250.0, 2048)}
 DEFAULT_ACQUISITION: tuple[float, int] = (2000.0, 4096)
 
@@ -101,7 +102,8 @@ def phantom_scans(
     conc = np.asarray(concentrations_mm, dtype=float)
     if conc.ndim != 2 or conc.shape[1] != len(basis):
         raise MRSDataError(
-            f"argument 'concentrations_mm': expected shape (n, {len(basis)}) for {basis.metabolites}, "
+            f"argument 'concentrations_mm': expected shape (n, {len(basis)}) "
+            f"for {basis.metabolites}, "
             f"got {conc.shape}"
         )
     n = conc.shape[0]

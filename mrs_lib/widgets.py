@@ -50,7 +50,10 @@ ParamSpec = Sequence[Any] | Mapping[str, Any]
 
 
 class WidgetParamError(MRSError, ValueError):
-    """Parameters that :func:`explore` cannot turn into controls (empty, duplicated, too many views)."""
+    """Parameters that :func:`explore` cannot turn into controls.
+
+    For example: empty, duplicated, or asking for too many views.
+    """
 
 
 def static_mode() -> bool:

@@ -258,10 +258,12 @@ async def _slide(ws_url: str, page_uri: str) -> dict[str, Any]:
         n_images = await b.js("document.querySelectorAll('img.widget-image').length")
         # the second parameter (a dropdown) switches the inner stack
         await b.js(
-            f"{SELECT}.selectedIndex = 1; {SELECT}.dispatchEvent(new Event('change', {{bubbles: true}}))"
+            f"{SELECT}.selectedIndex = 1; "
+            f"{SELECT}.dispatchEvent(new Event('change', {{bubbles: true}}))"
         )
         third = await b.wait_for(
-            f"{IMG} && ![{json.dumps(first)}, {json.dumps(second)}].includes({IMG}.src) && {IMG}.src"
+            f"{IMG} && ![{json.dumps(first)}, {json.dumps(second)}].includes({IMG}.src) "
+            f"&& {IMG}.src"
         )
         await asyncio.sleep(0.5)  # let late requests (fonts, lazy modules) show up
         await b.js("1")
@@ -316,7 +318,10 @@ async def _rendered_views(ws_url: str, page_uri: str) -> list[str]:
     b = _Browser(ws)
     try:
         await b.send("Page.navigate", url=page_uri)
-        n_views = "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+        n_views = (
+            "document.querySelectorAll("
+            "'script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+        )
         subareas = "Array.from(document.querySelectorAll('.widget-subarea'))"
         await b.wait_for(
             f"{n_views} > 0 && {subareas}.length === {n_views}"

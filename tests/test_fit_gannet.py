@@ -60,7 +60,10 @@ def test_cho_artefact_is_down_weighted():
 
 
 def test_two_lorentzian_creatine_area_and_phase():
-    """Oracle: Cr (3.02) + Cho (3.20) Lorentzians sharing width and phase: Cr area amp/(dwell larmor)."""
+    """Oracle: Cr (3.02) + Cho (3.20) Lorentzians sharing width and phase.
+
+    The Cr area is amp/(dwell larmor).
+    """
     off = spec(
         line(3.02, 6.0, lorentz_hz=6.0, phase_deg=15)
         + line(3.20, 4.0, lorentz_hz=6.0, phase_deg=15)

@@ -36,7 +36,10 @@ def test_mae_is_scale_invariant_per_spectrum() -> None:
 
 
 def test_regression_by_hand() -> None:
-    """Oracle: pred = 2 t + 1 exactly -> slope 2, intercept 1, r = 1; a noisy case against np.polyfit."""
+    """Oracle: pred = 2 t + 1 exactly -> slope 2, intercept 1, r = 1.
+
+    A noisy case is checked against np.polyfit.
+    """
     t = np.array([[0.0], [1.0], [2.0], [3.0]])
     reg = metrics.regression(2 * t + 1, t, normalise=False)
     assert reg["slope"][0] == pytest.approx(2.0)
@@ -64,7 +67,10 @@ def test_ratio_errors_by_hand() -> None:
 
 
 def test_summarise_keys_and_perfect_prediction(rng: np.random.Generator) -> None:
-    """Oracle: a prediction equal to the truth up to per-spectrum scale has MAE 0, slope 1, R^2 1."""
+    """Oracle: a prediction equal to the truth up to per-spectrum scale.
+
+    Such a prediction has MAE 0, slope 1, R^2 1.
+    """
     true = rng.random((50, 5))
     s = metrics.summarise(true * rng.uniform(0.5, 2.0, (50, 1)), true)
     assert s["metabolites"] == ["Cr", "GABA", "Gln", "Glu", "NAA"]

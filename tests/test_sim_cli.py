@@ -63,7 +63,10 @@ def test_mrs_simulate_rejects_unknown_preset(tmp_path: Path) -> None:
 
 
 def test_simulate_basis_is_cached_and_keyed_by_parameters(tmp_path: Path) -> None:
-    """Oracle: the cache key (sha256 of all parameters): same call -> same file, other grid -> new."""
+    """Oracle: the cache key (sha256 of all parameters).
+
+    Same call -> same file, other grid -> new.
+    """
     kw = dict(metabolites=["Cr"], refocusing="shaped", progress=False)
     a = simulate_basis("paper", grid_points=3, **kw)  # type: ignore[arg-type]
     cache = tmp_path / "artifacts" / "sim-cache"

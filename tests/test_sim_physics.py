@@ -132,7 +132,10 @@ def _naive_propagator(
     offset_hz: float,
     sub: int,
 ) -> np.ndarray:
-    """Per-step expm in the Zeeman basis, receiver frame, RF phase ramp 2 pi nu_c t (sub-stepped)."""
+    """Per-step expm in the Zeeman basis, receiver frame (sub-stepped).
+
+    The RF phase ramps as 2 pi nu_c t.
+    """
     n = part.n_spins
     ix, iy_over_i, iz, _ = spin_operators(n)
     fx, fy, fz = ix.sum(0), 1j * iy_over_i.sum(0), iz.sum(0)

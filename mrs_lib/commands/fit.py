@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._registry import command
 from ..io.bases import FIDA_NAME, PAPER_NAME, resolve_basis
+from ._registry import command
 
 
 @command(
@@ -24,7 +24,10 @@ def _fit(p: argparse.ArgumentParser):
     p.add_argument(
         "spectra",
         nargs="+",
-        help="NIfTI-MRS files with edit OFF/ON (DIM_EDIT) or .npz files (fid_off, fid_on, dwell_s, larmor_mhz)",
+        help=(
+            "NIfTI-MRS files with edit OFF/ON (DIM_EDIT) or .npz files "
+            "(fid_off, fid_on, dwell_s, larmor_mhz)"
+        ),
     )
     p.add_argument(
         "--strategy",
@@ -68,7 +71,8 @@ def _fit(p: argparse.ArgumentParser):
         unit = "max-normalised" if args.normalise else "basis units"
         sd_note = ", (Cramér-Rao %SD)" if args.method != "gannet" else ""
         print(
-            f"# {q.name}: concentrations in {unit}{sd_note}; {len(table)} spectra in {seconds:.2f} s"
+            f"# {q.name}: concentrations in {unit}{sd_note}; "
+            f"{len(table)} spectra in {seconds:.2f} s"
         )
         print(table.table(labels))
         return 0

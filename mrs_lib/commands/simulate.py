@@ -2,7 +2,8 @@
 
 Contract (other tools rely on it)::
 
-    mrs simulate --preset NAME [--points N] [--metabolites GABA Glu ...] [--lw-hz 2.0] --out FILE.npz
+    mrs simulate --preset NAME [--points N] [--metabolites GABA Glu ...]
+                 [--lw-hz 2.0] --out FILE.npz
 
 writes the :meth:`mrs_lib.sim.basis.Basis.save_npz` layout (``metabolites``,
 ``fid_on``, ``fid_off``, ``dwell_s``, ``larmor_mhz``, ``ppm_reference``,

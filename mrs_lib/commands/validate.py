@@ -77,7 +77,8 @@ def _validate(p: argparse.ArgumentParser):
         t0 = time.perf_counter()
         scores = score_scans(quantifiers, scans)
         print(
-            f"# {len(scans)} phantom scans, max-normalised MAE per metabolite ({time.perf_counter() - t0:.1f} s)"
+            f"# {len(scans)} phantom scans, max-normalised MAE per metabolite "
+            f"({time.perf_counter() - t0:.1f} s)"
         )
         print(mae_table(scores).round(4).to_string())
         if args.csv:

@@ -164,7 +164,10 @@ def _fit_error(y: np.ndarray, model: np.ndarray, height: float) -> float:
 
 
 def plot_gannet(fit: GannetFit, axes: Any = None) -> Any:
-    """Two panels: the GABA+ Gaussian on DIFF/2 and the Cr/Cho Lorentzians on OFF (ppm high to low)."""
+    """Two panels: the GABA+ Gaussian on DIFF/2 and the Cr/Cho Lorentzians on OFF.
+
+    The ppm axes run high to low.
+    """
     import matplotlib.pyplot as plt
 
     if axes is None:

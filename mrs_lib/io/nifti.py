@@ -301,7 +301,10 @@ def load(path: PathLike) -> Spectrum | EditedSpectra:
 
 
 def load_basis(path: PathLike) -> Basis:
-    """Read a basis written by :func:`save_basis` (metabolite names along ``DIM_USER_0``, OFF/ON along ``DIM_EDIT``)."""
+    """Read a basis written by :func:`save_basis`.
+
+    Metabolite names lie along ``DIM_USER_0``, OFF/ON along ``DIM_EDIT``.
+    """
     from ..sim.basis import Basis
 
     parsed = _Parsed(Path(path))
@@ -349,7 +352,10 @@ def load_basis(path: PathLike) -> Basis:
 
 
 def describe(path: PathLike) -> dict[str, Any]:
-    """Summary of a NIfTI-MRS file for ``mrs info``: kind, shape, tags and acquisition parameters."""
+    """Summary of a NIfTI-MRS file for ``mrs info``.
+
+    It gives the kind, shape, tags and acquisition parameters.
+    """
     parsed = _Parsed(Path(path))
     out: dict[str, Any] = {
         "format": "NIfTI-MRS",

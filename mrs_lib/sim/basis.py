@@ -144,7 +144,10 @@ class Basis:
         )
 
     def mix(self, concentrations: Sequence[float] | np.ndarray) -> EditedSpectra:
-        """Linear combination ``sum_m c_m basis_m``; ``concentrations`` is ``(..., n_metabolites)``."""
+        """Linear combination ``sum_m c_m basis_m``.
+
+        ``concentrations`` is ``(..., n_metabolites)``.
+        """
         c = np.asarray(concentrations, dtype=float)
         if c.shape[-1:] != (len(self),):
             raise MRSDataError(
