@@ -1,18 +1,18 @@
-"""``mrs search``: Bayesian architecture search, resumable and shared between workers (chapter 3)."""
+"""``mrs search``: Bayesian architecture search, resumable, shared between workers (chapter 3)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from ..cli import command
+from .. import search
+from ..search import PRUNERS, SAMPLERS, SEARCH_SPACES, VALIDATIONS, SearchError
 from ..types import MODEL_NAMES
+from ._registry import Runner, command
 
 
 @command("search", "architecture search with Optuna (resumable; several workers share one storage)")
-def _search(p: argparse.ArgumentParser):
-    from ..search import PRUNERS, SAMPLERS, SEARCH_SPACES, VALIDATIONS
-
+def _search(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--model", choices=MODEL_NAMES, required=True, help="network family")
     p.add_argument(
         "--trials",
@@ -100,8 +100,6 @@ def _search(p: argparse.ArgumentParser):
     )
 
     def run(args: argparse.Namespace) -> int:
-        from .. import search
-
         config = search.SearchConfig(
             family=args.model,
             space=args.space,
@@ -145,8 +143,6 @@ def _search(p: argparse.ArgumentParser):
 
 
 def _overrides(items: list[str]) -> dict[str, object]:
-    from ..search import SearchError
-
     out: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
