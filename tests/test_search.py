@@ -214,6 +214,19 @@ def test_two_workers_share_a_postgresql_study(postgres_server: str) -> None:  # 
     _assert_exactly(_run_two_workers(postgres_server, "pgw", 8), 8)
 
 
+def test_study_lock_is_taken_on_sqlite_and_postgresql(
+    tmp_path: Path,
+    postgres_server: str,  # noqa: F811
+) -> None:
+    """optuna wraps RDB storages in a cache without a ``url``: the lock must see through it."""
+    from mrs_lib.search.storage import _study_lock
+
+    for url in (search.storage_url(tmp_path / "lock.db"), postgres_server):
+        study = search.open_study("lock", url)
+        with _study_lock(study) as taken:
+            assert taken, url
+
+
 def test_bad_options_raise_search_error(tmp_path: Path) -> None:
     with pytest.raises(search.SearchError, match="sampler"):
         search.SearchConfig(sampler="cmaes")  # type: ignore[arg-type]

@@ -182,10 +182,18 @@ def _file_lock(db: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _backend(storage: optuna.storages.BaseStorage) -> optuna.storages.BaseStorage:
+    """The storage that holds the data: optuna wraps an RDB storage in a cache that has no
+    ``url``, and a lock looked up on the wrapper would silently never be taken."""
+    while (inner := getattr(storage, "_backend", None)) is not None:
+        storage = inner
+    return storage
+
+
 @contextlib.contextmanager
 def _study_lock(study: optuna.Study) -> Iterator[bool]:
     """Exclusive lock on ``study`` across processes and machines; yields whether one was taken."""
-    storage = study._storage
+    storage = _backend(study._storage)
     url = str(getattr(storage, "url", ""))
     path = _sqlite_path(url)
     if path is not None:
