@@ -1,7 +1,7 @@
 """``mrs train`` and ``mrs evaluate``: train a network on synthetic spectra, score a checkpoint.
 
 Thin wrappers over :func:`mrs_lib.train.train_model`,
-:func:`mrs_lib.train.synthesize` and :func:`mrs_lib.train.evaluate_checkpoint`
+:func:`mrs_lib.synth.synthesize` and :func:`mrs_lib.train.evaluate_checkpoint`
 (chapter 4 calls the same functions).
 """
 
@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..cli import command
 from ..errors import MRSError
+from ._registry import command
 
 #: (n_train, n_val, max_epochs, model preset) per scale
 SCALE_DEFAULTS: dict[str, tuple[int, int, int, str]] = {
@@ -114,8 +114,10 @@ def _train(p: argparse.ArgumentParser):
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
     def run(args: argparse.Namespace) -> int:
+        from ..models import model_class
         from ..scale import get_scale
-        from ..train import TrainConfig, export_model, synthesize, train_model
+        from ..synth import synthesize
+        from ..train import TrainConfig, export_model, train_model
 
         scale = get_scale(args.scale)
         n_train, n_val, epochs, preset = SCALE_DEFAULTS[scale]
@@ -136,9 +138,13 @@ def _train(p: argparse.ArgumentParser):
             plateau_patience=args.plateau_patience,
             min_lr=args.min_lr,
         )
-        train = synthesize(n_train, args.seed, args.synth, args.basis, cache_dir=args.data_cache)
-        val = synthesize(n_val, args.seed + 1, args.synth, args.basis, cache_dir=args.data_cache)
-        if args.model != "yae":  # only the YAE's decoder needs the clean spectra
+        train = synthesize(
+            n_train, args.seed, synth=args.synth, basis=args.basis, cache_dir=args.data_cache
+        )
+        val = synthesize(
+            n_val, args.seed + 1, synth=args.synth, basis=args.basis, cache_dir=args.data_cache
+        )
+        if not model_class(args.model).needs_clean:  # e.g. only the YAE's decoder uses them
             train, val = replace(train, clean=None), replace(val, clean=None)
         meta = {
             "synth": args.synth,
@@ -206,7 +212,8 @@ def _evaluate(p: argparse.ArgumentParser):
             print(json.dumps(_json_ready(res), indent=2))
             return 0
         print(
-            f"{res['model']} {args.checkpoint}: n={res['n']} seed={res['seed']} synth={res['synth']}"
+            f"{res['model']} {args.checkpoint}: "
+            f"n={res['n']} seed={res['seed']} synth={res['synth']}"
         )
         print(f"{'':6s} {'MAE':>8s} {'signed':>8s} {'slope':>7s} {'R^2':>7s}")
         for m in res["metabolites"]:

@@ -19,6 +19,11 @@ laptop CPU), ``"tiny"`` (tests). A mapping may name a preset under the key
 ``"preset"`` and override single keys::
 
     model = build_model("cnn", {"preset": "cpu", "f1": 48})
+
+Every network is a :class:`QuantNet`: besides ``forward`` it computes its own
+training loss (:meth:`QuantNet.loss`) and says whether it needs the clean
+spectra, which is all :mod:`mrs_lib.train` needs to know about a family.
+:data:`REGISTRY` maps each name to its network and config classes.
 """
 
 from __future__ import annotations
@@ -29,22 +34,34 @@ from typing import Any
 from torch import nn
 
 from ..types import MODEL_NAMES, ModelName
-from .cnn import CNN, CNN_PRESETS, CNNConfig, ModelConfigError
+from ._common import BatchLoss, LossSettings, ModelConfig, ModelConfigError, QuantNet
+from .cnn import CNN, CNN_PRESETS, CNNConfig
 from .fcnn import FCNN, FCNN_PRESETS, FCNNConfig
 from .yae import YAE, YAE_PRESETS, YAEConfig
 
-CONFIGS: dict[str, type] = {"cnn": CNNConfig, "fcnn": FCNNConfig, "yae": YAEConfig}
+REGISTRY: dict[ModelName, tuple[type[QuantNet], type[ModelConfig]]] = {
+    "cnn": (CNN, CNNConfig),
+    "fcnn": (FCNN, FCNNConfig),
+    "yae": (YAE, YAEConfig),
+}
+"""Family name -> (network class, config dataclass): the one list of the families."""
+CONFIGS: dict[str, type] = {name: cfg for name, (_, cfg) in REGISTRY.items()}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cnn": CNN_PRESETS,
     "fcnn": FCNN_PRESETS,
     "yae": YAE_PRESETS,
 }
-_CLASSES: dict[str, type[nn.Module]] = {"cnn": CNN, "fcnn": FCNN, "yae": YAE}
 
 
 def _check_name(name: str) -> None:
     if name not in MODEL_NAMES:
         raise ModelConfigError(f"model name {name!r}: expected one of {', '.join(MODEL_NAMES)}")
+
+
+def model_class(name: ModelName) -> type[QuantNet]:
+    """The network class of family ``name`` (e.g. to ask ``model_class(name).needs_clean``)."""
+    _check_name(name)
+    return REGISTRY[name][0]
 
 
 def resolve_config(name: ModelName, config: Mapping[str, Any] | str | None = None) -> Any:
@@ -66,10 +83,10 @@ def resolve_config(name: ModelName, config: Mapping[str, Any] | str | None = Non
             f"{name} config, key 'preset': expected one of {sorted(PRESETS[name])}, got {preset!r}"
         )
     merged = {**PRESETS[name][preset], **data}
-    return CONFIGS[name].from_dict(merged)
+    return REGISTRY[name][1].from_dict(merged)
 
 
-def build_model(name: ModelName, config: Mapping[str, Any] | str | None = None) -> nn.Module:
+def build_model(name: ModelName, config: Mapping[str, Any] | str | None = None) -> QuantNet:
     """Build the network ``name`` ("cnn", "fcnn", "yae") from a config mapping or preset name.
 
     See :class:`CNNConfig`, :class:`FCNNConfig` and :class:`YAEConfig` for the
@@ -77,7 +94,7 @@ def build_model(name: ModelName, config: Mapping[str, Any] | str | None = None) 
     dataclass is available as ``model.config``.
     """
     cfg = resolve_config(name, config)
-    return _CLASSES[name](cfg)
+    return REGISTRY[name][0](cfg)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
@@ -87,9 +104,9 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 def model_name_of(model: nn.Module) -> ModelName:
     """The family name ("cnn", "fcnn", "yae") of a model built by :func:`build_model`."""
-    for name, cls in _CLASSES.items():
+    for name, (cls, _) in REGISTRY.items():
         if isinstance(model, cls):
-            return name  # type: ignore[return-value]
+            return name
     raise ModelConfigError(f"model of type {type(model).__name__} is not a mrs_lib network")
 
 
@@ -98,13 +115,19 @@ __all__ = [
     "CONFIGS",
     "FCNN",
     "PRESETS",
+    "REGISTRY",
     "YAE",
+    "BatchLoss",
     "CNNConfig",
     "FCNNConfig",
+    "LossSettings",
+    "ModelConfig",
     "ModelConfigError",
+    "QuantNet",
     "YAEConfig",
     "build_model",
     "count_parameters",
+    "model_class",
     "model_name_of",
     "resolve_config",
 ]

@@ -24,41 +24,16 @@ parameters, trains on two CPU cores), ``"tiny"`` (tests).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from ..errors import MRSError
 from ..types import METABOLITES, NETWORK_POINTS
+from ._common import Output, QuantNet, activate, check_config, config_from_dict
 
 Norm = Literal["batch", "dropout", "none"]
-Output = Literal["linear", "sigmoid", "softmax"]
-
-
-class ModelConfigError(MRSError, ValueError):
-    """A model configuration key is unknown or its value is out of range."""
-
-
-def _check(cond: bool, family: str, key: str, expected: str, got: Any) -> None:
-    if not cond:
-        raise ModelConfigError(f"{family} config, key '{key}': expected {expected}, got {got!r}")
-
-
-def config_from_dict(cls: type, data: Mapping[str, Any] | None, family: str) -> Any:
-    """Build the dataclass ``cls`` from ``data``; unknown keys are errors (no silent typos)."""
-    data = dict(data or {})
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ModelConfigError(
-            f"{family} config: unknown key(s) {unknown}; known keys are {sorted(names)}"
-        )
-    for f in fields(cls):  # JSON gives lists where the dataclass holds tuples
-        if f.name in data and isinstance(data[f.name], list):
-            data[f.name] = tuple(data[f.name])
-    return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -116,30 +91,32 @@ class CNNConfig:
         fam = "cnn"
         for key in ("rows", "points", "c1", "c2", "c3", "c4", "f1", "f2", "dense"):
             v = getattr(self, key)
-            _check(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
-        _check(
+            check_config(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
+        check_config(
             isinstance(self.pairs, int) and self.pairs >= 0,
             fam,
             "pairs",
             "an integer >= 0",
             self.pairs,
         )
-        _check(
+        check_config(
             isinstance(self.pool, int) and self.pool != 0 and abs(self.pool) <= 8,
             fam,
             "pool",
             "a non-zero integer in [-8, 8] (negative = stride, positive = max-pool)",
             self.pool,
         )
-        _check(0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout)
-        _check(
+        check_config(
+            0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout
+        )
+        check_config(
             self.norm in ("batch", "dropout", "none"),
             fam,
             "norm",
             "'batch', 'dropout' or 'none'",
             self.norm,
         )
-        _check(
+        check_config(
             self.output in ("linear", "sigmoid", "softmax"),
             fam,
             "output",
@@ -149,7 +126,7 @@ class CNNConfig:
         width = self.points
         for _ in range(3 + 2 * self.pairs):
             width = _out_width(width, self.pool)
-        _check(
+        check_config(
             width >= 1,
             fam,
             "pool",
@@ -218,8 +195,15 @@ class _Block(nn.Sequential):
         super().__init__(*layers)
 
 
-class CNN(nn.Module):
-    """The parameterised CNN of the paper; ``forward(x[B, rows, points]) -> [B, 5]``."""
+class CNN(QuantNet):
+    """The parameterised CNN of the paper; ``forward(x[B, rows, points]) -> [B, 5]``.
+
+    Trained on the MSE of the concentrations (the :class:`~mrs_lib.models.QuantNet` default).
+    """
+
+    name = "cnn"
+    label = "CNN"
+    config: CNNConfig
 
     def __init__(self, config: CNNConfig | None = None, n_outputs: int = len(METABOLITES)) -> None:
         super().__init__()
@@ -247,17 +231,9 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Concentrations ``[B, 5]`` (see :class:`CNNConfig` ``output``) from ``x[B, rows, points]``."""
+        """Concentrations ``[B, 5]`` from ``x[B, rows, points]`` (:class:`CNNConfig` ``output``)."""
         out = self.head(self.features(x.unsqueeze(1)))
-        return _activate(out, self.config.output)
+        return activate(out, self.config.output)
 
 
-def _activate(out: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "sigmoid":
-        return torch.sigmoid(out)
-    if kind == "softmax":
-        return torch.softmax(out, dim=-1)
-    return out
-
-
-__all__ = ["CNN", "CNN_PRESETS", "CNNConfig", "ModelConfigError", "config_from_dict"]
+__all__ = ["CNN", "CNN_PRESETS", "CNNConfig"]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..types import METABOLITES, NETWORK_POINTS
-from .cnn import Output, _activate, _check, config_from_dict
+from ._common import Output, QuantNet, activate, check_config, config_from_dict
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,9 @@ class FCNNConfig:
         fam = "fcnn"
         for key in ("rows", "points", "kernel", "dense", "pool_before_dense"):
             v = getattr(self, key)
-            _check(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
+            check_config(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
         f = tuple(self.filters)
-        _check(
+        check_config(
             len(f) >= 1 and all(isinstance(n, int) and n >= 1 for n in f),
             fam,
             "filters",
@@ -77,8 +77,10 @@ class FCNNConfig:
             self.filters,
         )
         object.__setattr__(self, "filters", f)
-        _check(0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout)
-        _check(
+        check_config(
+            0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout
+        )
+        check_config(
             self.output in ("linear", "sigmoid", "softmax"),
             fam,
             "output",
@@ -86,7 +88,7 @@ class FCNNConfig:
             self.output,
         )
         width = self.points // 2 ** len(f) // self.pool_before_dense
-        _check(
+        check_config(
             width >= 1,
             fam,
             "filters",
@@ -96,7 +98,7 @@ class FCNNConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> FCNNConfig:
-        """Build from a mapping (unknown keys raise :class:`~mrs_lib.models.cnn.ModelConfigError`)."""
+        """Build from a mapping (unknown keys raise :class:`~mrs_lib.models.ModelConfigError`)."""
         return config_from_dict(cls, data, "fcnn")
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,8 +123,15 @@ class CReLU(nn.Module):
         return torch.cat([torch.relu(x), torch.relu(-x)], dim=1)
 
 
-class FCNN(nn.Module):
-    """Hatami's fully convolutional stack + dense head; ``forward(x[B, rows, points]) -> [B, 5]``."""
+class FCNN(QuantNet):
+    """Hatami's fully convolutional stack + dense head; ``forward(x[B, rows, points]) -> [B, 5]``.
+
+    Trained on the MSE of the concentrations (the :class:`~mrs_lib.models.QuantNet` default).
+    """
+
+    name = "fcnn"
+    label = "FCNN"
+    config: FCNNConfig
 
     def __init__(self, config: FCNNConfig | None = None, n_outputs: int = len(METABOLITES)) -> None:
         super().__init__()
@@ -150,7 +159,7 @@ class FCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concentrations ``[B, 5]`` from ``x[B, rows, points]``."""
-        return _activate(self.head(self.features(x)), self.config.output)
+        return activate(self.head(self.features(x)), self.config.output)
 
 
 __all__ = ["FCNN", "FCNN_PRESETS", "CReLU", "FCNNConfig"]

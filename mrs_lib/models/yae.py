@@ -10,8 +10,10 @@ dropout). Two branches leave the latent code:
   a 384-unit sigmoid layer and five sigmoid outputs.
 
 Both branches use a Huber loss; the quantifier's weight ramps from 0.1 to 1.0
-over the first 25 epochs (see :class:`mrs_lib.train.TrainConfig`), so the
-encoder first learns what a spectrum looks like, then what it contains.
+over the first 25 epochs (:meth:`YAE.quant_weight`, settings in
+:class:`mrs_lib.train.TrainConfig`), so the encoder first learns what a
+spectrum looks like, then what it contains. The YAE computes this loss itself
+(:meth:`YAE.loss`), the training loop only minimises it.
 
 ``forward(x)`` returns the concentrations (so the YAE plugs in wherever a
 CNN does); :meth:`YAE.forward_both` returns ``(concentrations,
@@ -29,7 +31,15 @@ import torch
 from torch import nn
 
 from ..types import METABOLITES, NETWORK_POINTS
-from .cnn import Output, _activate, _check, config_from_dict
+from ._common import (
+    BatchLoss,
+    LossSettings,
+    Output,
+    QuantNet,
+    activate,
+    check_config,
+    config_from_dict,
+)
 
 Activation = Literal["tanh", "relu", "gelu"]
 
@@ -69,9 +79,9 @@ class YAEConfig:
         fam = "yae"
         for key in ("rows", "points", "quantifier"):
             v = getattr(self, key)
-            _check(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
+            check_config(isinstance(v, int) and v >= 1, fam, key, "a positive integer", v)
         enc = tuple(self.encoder)
-        _check(
+        check_config(
             len(enc) >= 1 and all(isinstance(n, int) and n >= 1 for n in enc),
             fam,
             "encoder",
@@ -79,15 +89,17 @@ class YAEConfig:
             self.encoder,
         )
         object.__setattr__(self, "encoder", enc)
-        _check(0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout)
-        _check(
+        check_config(
+            0.0 <= float(self.dropout) < 1.0, fam, "dropout", "a number in [0, 1)", self.dropout
+        )
+        check_config(
             self.activation in ("tanh", "relu", "gelu"),
             fam,
             "activation",
             "'tanh', 'relu' or 'gelu'",
             self.activation,
         )
-        _check(
+        check_config(
             self.output in ("linear", "sigmoid", "softmax"),
             fam,
             "output",
@@ -97,7 +109,7 @@ class YAEConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> YAEConfig:
-        """Build from a mapping (unknown keys raise :class:`~mrs_lib.models.cnn.ModelConfigError`)."""
+        """Build from a mapping (unknown keys raise :class:`~mrs_lib.models.ModelConfigError`)."""
         return config_from_dict(cls, data, "yae")
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,8 +140,19 @@ def _mlp(widths: list[int], act: str, dropout: float, last_plain: bool) -> nn.Se
     return nn.Sequential(*layers)
 
 
-class YAE(nn.Module):
-    """Y-shaped autoencoder; ``forward(x) -> [B, 5]``, ``forward_both(x) -> (conc, recon)``."""
+class YAE(QuantNet):
+    """Y-shaped autoencoder; ``forward(x) -> [B, 5]``, ``forward_both(x) -> (conc, recon)``.
+
+    Training needs the clean spectra: the loss is ``quant_weight(epoch) x
+    Huber(concentrations) + recon_weight x Huber(reconstruction, clean)``.
+    """
+
+    name = "yae"
+    label = "YAE"
+    needs_clean = True
+    default_loss = "huber"
+    loss_terms = ("recon_loss",)
+    config: YAEConfig
 
     def __init__(self, config: YAEConfig | None = None, n_outputs: int = len(METABOLITES)) -> None:
         super().__init__()
@@ -151,16 +174,54 @@ class YAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concentrations ``[B, 5]`` from ``x[B, rows, points]``."""
-        return _activate(self.quantifier(self.encode(x)), self.config.output)
+        return activate(self.quantifier(self.encode(x)), self.config.output)
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(concentrations [B, 5], reconstruction [B, rows, points])``."""
         z = self.encode(x)
-        return _activate(self.quantifier(z), self.config.output), self.decoder(z)
+        return activate(self.quantifier(z), self.config.output), self.decoder(z)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's estimate of the clean spectrum, ``[B, rows, points]``."""
         return self.decoder(self.encode(x))
+
+    @staticmethod
+    def quant_weight(train_config: LossSettings, epoch: int) -> float:
+        """Quantifier-loss weight in (0-based) ``epoch``: linear ramp, then constant."""
+        cfg = train_config
+        if cfg.quant_weight_epochs <= 0:
+            return cfg.quant_weight_end
+        frac = min(epoch / cfg.quant_weight_epochs, 1.0)
+        return cfg.quant_weight_start + frac * (cfg.quant_weight_end - cfg.quant_weight_start)
+
+    def loss(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        clean: torch.Tensor | None,
+        *,
+        train_config: LossSettings,
+        epoch: int,
+    ) -> BatchLoss:
+        """Ramped concentration loss plus the reconstruction loss (term ``"recon_loss"``).
+
+        Without ``clean`` only the unweighted concentration loss is returned.
+        """
+        pred, recon = self.forward_both(x)
+        q = self.concentration_loss(pred.float(), y, train_config)
+        if clean is None:
+            return BatchLoss(q, pred)
+        r = nn.functional.huber_loss(recon.float(), clean, delta=train_config.huber_delta)
+        total = self.quant_weight(train_config, epoch) * q + train_config.recon_weight * r
+        return BatchLoss(total, pred, {"recon_loss": r})
+
+    def loss_is_stable(self, train_config: LossSettings, epoch: int) -> bool:
+        """False while the quantifier weight ramps (the loss grows with it)."""
+        return epoch >= train_config.quant_weight_epochs
+
+    def epoch_metrics(self, train_config: LossSettings, epoch: int) -> dict[str, float]:
+        """The quantifier weight of ``epoch`` (history key ``quant_weight``)."""
+        return {"quant_weight": self.quant_weight(train_config, epoch)}
 
 
 __all__ = ["YAE", "YAE_PRESETS", "YAEConfig"]
