@@ -19,7 +19,9 @@ names or .pt paths), else the shipped ones that are available
 else untrained networks of the paper's sizes, timed only (their MAE would be
 meaningless and is not printed).
 
-Run: ``MRS_DATA_DIR=../shared/data .venv/bin/python benchmarks/fit.py [--n 40] [--basis paper|fida]``
+Run::
+
+    MRS_DATA_DIR=../shared/data .venv/bin/python benchmarks/fit.py [--n 40] [--basis paper|fida]
 """
 
 from __future__ import annotations
@@ -29,17 +31,18 @@ import time
 
 import numpy as np
 
-from mrs_lib import quantify
+from mrs_lib import artifacts, quantify
+from mrs_lib.fit.lcmodel import lcmodel_available
+from mrs_lib.sim import load_fida_reference
+from mrs_lib.sim.basis import Basis, simulate_basis
+from mrs_lib.spectrum import EditedSpectra
 from mrs_lib.types import MODEL_NAMES
 
 
-def load_basis(name: str):
+def load_basis(name: str) -> Basis:
+    """The FID-A reference basis (``"fida"``) or a simulated preset, with a 2 Hz Lorentzian."""
     if name == "fida":
-        from mrs_lib.sim import load_fida_reference
-
         return load_fida_reference()  # already carries 2 Hz
-    from mrs_lib.sim.basis import simulate_basis
-
     return simulate_basis(name, progress=False).broaden(2.0)
 
 
@@ -49,8 +52,6 @@ SHIPPED = ("yae-paper.pt", "yae-paper-no-lw.pt", "cnn-cpu.pt", "fcnn-cpu.pt")
 def networks(models: list[str]) -> list[tuple[quantify.NetworkQuantifier, bool]]:
     """(quantifier, trained?) pairs: the given checkpoints, else the shipped ones, else
     untrained paper-size networks (timed only)."""
-    from mrs_lib import artifacts
-
     if not models:
         have = set(artifacts.available())
         models = [m for m in SHIPPED if m in have]
@@ -58,6 +59,7 @@ def networks(models: list[str]) -> list[tuple[quantify.NetworkQuantifier, bool]]
         return [
             (quantify.NetworkQuantifier(m, name=str(m).removesuffix(".pt")), True) for m in models
         ]
+    # Imported on use: mrs_lib.models imports torch (seconds), needed here only for stand-ins.
     from mrs_lib.models import build_model
 
     return [
@@ -66,7 +68,9 @@ def networks(models: list[str]) -> list[tuple[quantify.NetworkQuantifier, bool]]
     ]
 
 
-def timed(q, spectra, repeats: int = 1):
+def timed(
+    q: quantify.Quantifier, spectra: EditedSpectra, repeats: int = 1
+) -> quantify.QuantResult | None:
     """Best-of-``repeats`` result (the quantify call includes building the network input)."""
     best = None
     for _ in range(repeats):
@@ -89,22 +93,20 @@ def main() -> None:
     t0 = time.perf_counter()
     basis = load_basis(args.basis)
     test = quantify.paper_test_set(basis, args.n, args.seed)
-    print(
-        f"basis {basis!r}; {args.n} test spectra (seed {args.seed}); setup {time.perf_counter() - t0:.1f} s"
-    )
+    setup_s = time.perf_counter() - t0
+    print(f"basis {basis!r}; {args.n} test spectra (seed {args.seed}); setup {setup_s:.1f} s")
 
     rows = []
     methods: list[tuple[object, bool]] = [
         (quantify.LCMQuantifier(basis), True),
         (quantify.GannetQuantifier(basis), True),
     ]
-    from mrs_lib.fit.lcmodel import lcmodel_available
-
     if lcmodel_available():
         methods.append((quantify.LCModelQuantifier(basis), True))
     else:
         print(
-            "no LCModel binary on PATH or $LCMODEL: real LCModel skipped (see mrs_lib.fit.lcmodel.INSTALL_NOTE)"
+            "no LCModel binary on PATH or $LCMODEL: real LCModel skipped "
+            "(see mrs_lib.fit.lcmodel.INSTALL_NOTE)"
         )
     methods += networks(args.model)
     for q, trained in methods:
@@ -131,16 +133,14 @@ def main() -> None:
             for m in names
         )
         gcr = f"{s['gaba_cr_mae']:.3f}" if s["trained"] else "-"
-        print(
-            f"| {s['method']} | {mae} | {gcr} | {s['spectra_per_s']:.3g} | {s['spectra_per_s'] / ref:.3g} |"
-        )
+        rate = s["spectra_per_s"]
+        print(f"| {s['method']} | {mae} | {gcr} | {rate:.3g} | {rate / ref:.3g} |")
     nets = [s for s in rows if "single_per_s" in s]
     if nets:
         print("\nOne spectrum at a time (batch 1):")
         for s in nets:
-            print(
-                f"  {s['method']}: {s['single_per_s']:.3g} spectra/s = {s['single_per_s'] / ref:.3g} x lcm"
-            )
+            one = s["single_per_s"]
+            print(f"  {s['method']}: {one:.3g} spectra/s = {one / ref:.3g} x lcm")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import MRSDataError, MRSError
+from .fit.lcm import LCMFitter, combine_edited
 from .sim.basis import Basis
 from .spectrum import EditedSpectra
 from .types import METABOLITES, MODEL_NAMES
@@ -153,7 +154,7 @@ class LCMQuantifier:
     metabolite and the DIFF spectrum ('mega-press-3' mode) for the edited
     ones (``from_diff``, GABA by default), the way edited data are quantified
     with LCModel; ``"off"``, ``"on"`` or ``"diff"`` fit one sub-spectrum only.
-    ``keep_fits=True`` keeps the :class:`~mrs_lib.fit.lcm.LCMFit` objects in
+    ``keep_fits=True`` keeps the :class:`~mrs_lib.fit.lcm.result.LCMFit` objects in
     ``result.extra["fits"]``.
     """
 
@@ -165,8 +166,6 @@ class LCMQuantifier:
         keep_fits: bool = False,
         **config: Any,
     ) -> None:
-        from .fit.lcm import LCMFitter
-
         if strategy not in ("off+diff", "off", "on", "diff"):
             raise MRSDataError(
                 f"LCMQuantifier: strategy {strategy!r} not in off+diff, off, on, diff"
@@ -180,8 +179,6 @@ class LCMQuantifier:
         self._fitters = {m: LCMFitter(basis, m, **config) for m in modes}  # type: ignore[arg-type]
 
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
-        from .fit.lcm import combine_edited
-
         t0 = time.perf_counter()
         conc, sd, diag_rows, fits = [], [], [], []
         for acq in iter_acquisitions(spectra):

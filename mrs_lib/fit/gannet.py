@@ -168,6 +168,7 @@ def plot_gannet(fit: GannetFit, axes: Any = None) -> Any:
 
     The ppm axes run high to low.
     """
+    # Imported on use: importing the fit should not load pyplot (nor choose its backend).
     import matplotlib.pyplot as plt
 
     if axes is None:

@@ -1,0 +1,385 @@
+"""The solver of the LCModel-style fitter: variable projection, starts, baseline stiffness, CRLB.
+
+:class:`LCMSolver` fits an :class:`~mrs_lib.fit.lcm.model.LCMModel` to one
+spectrum. For each value of the nonlinear parameters the concentrations and
+baseline are solved exactly (the penalised baseline is projected out, then
+NNLS); :func:`scipy.optimize.least_squares` moves the nonlinear parameters
+(variable projection, with Kaufman's Jacobian) from the best few points of a
+coarse (shift, phase) grid. The solver owns the baseline stiffness
+(``alpha``) and chooses it per spectrum when ``baseline_lambda="auto"``.
+Cramér-Rao %SD follow from the linearised covariance of all parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import OptimizeResult, least_squares, nnls
+from scipy.stats import f as f_dist
+
+from ...spectrum import Spectrum
+from .config import LCMConfig
+from .model import LCMModel
+from .result import SD_ON_BOUND, LCMFit
+
+
+def noise_sd(spectrum: Spectrum, zero_fill: int = 2) -> float:
+    """Noise SD of the real zero-filled spectrum, from signal-free bands.
+
+    Uses the parts of the band below -0.5 ppm and above 9.0 ppm (no metabolite,
+    water or lipid signal there), each detrended with a straight line. Returns
+    NaN when fewer than 32 such points exist.
+    """
+    spec = np.fft.fftshift(np.fft.fft(spectrum.fid, n=zero_fill * spectrum.n_points))
+    ppm = spectrum.ppm_axis(zero_fill * spectrum.n_points)
+    pieces = []
+    for mask in (ppm < -0.5, ppm > 9.0):
+        if mask.sum() >= 16:
+            x, y = ppm[mask], spec.real[mask]
+            pieces.append(y - np.polyval(np.polyfit(x, y, 1), x))
+    if not pieces or sum(p.size for p in pieces) < 32:
+        return float("nan")
+    return float(np.std(np.concatenate(pieces)))
+
+
+class LCMSolver:
+    """Fits one :class:`~mrs_lib.fit.lcm.model.LCMModel` to single spectra (module docstring).
+
+    Keeps the baseline stiffness of the current grid: ``alpha = lam *
+    points per knot interval`` and the QR factor of the penalised baseline
+    design that projects the baseline out.
+    """
+
+    def __init__(self, model: LCMModel) -> None:
+        self.model = model
+        self.config = model.config
+        self.lam = 0.0
+        self.alpha = 0.0
+        self._q_top = np.zeros((0, 0))
+        self._q_bot = np.zeros((0, 0))
+
+    # ---------------------------------------------------------------- baseline stiffness
+    def prepare(self, spectrum: Spectrum) -> None:
+        """Prepare the model for ``spectrum``'s grid; on a new grid, reset the stiffness."""
+        if not self.model.prepare(spectrum):
+            return
+        cfg = self.config
+        if cfg.baseline:
+            lam = cfg.baseline_lambda
+            self.set_lambda(1.0 if lam == "auto" else float(lam))
+        else:
+            n_win = self.model.grid.kidx.size
+            self.alpha = 0.0
+            self._q_top = np.zeros((n_win, 0))
+            self._q_bot = np.zeros((0, 0))
+
+    def set_lambda(self, lam: float) -> None:
+        """Baseline stiffness ``alpha = lam * points per knot interval``; rebuild the projector."""
+        grid = self.model.grid
+        n_win = grid.bmat.shape[0]
+        self.lam = float(lam)
+        self.alpha = self.lam * grid.pts_per_knot
+        q, _ = np.linalg.qr(np.vstack([grid.bmat, np.sqrt(self.alpha) * grid.dmat]))
+        self._q_top, self._q_bot = q[:n_win], q[n_win:]
+
+    def baseline_dof(self) -> float:
+        """Effective degrees of freedom of the penalised baseline.
+
+        ``trace(B (B'B + a D'D)^-1 B')``.
+        """
+        b, d = self.model.grid.bmat, self.model.grid.dmat
+        lhs = b.T @ b + self.alpha * d.T @ d
+        return float(np.trace(np.linalg.solve(lhs, b.T @ b)))
+
+    def baseline_coefficients(self, resid: np.ndarray) -> np.ndarray:
+        """Penalised least-squares baseline coefficients for the residual ``resid``."""
+        bmat, dmat = self.model.grid.bmat, self.model.grid.dmat
+        lhs = bmat.T @ bmat + self.alpha * dmat.T @ dmat
+        return np.linalg.solve(lhs, bmat.T @ resid)
+
+    def choose_lambda(self, theta: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """The stiffest baseline the data allow, at fixed nonlinear parameters (LCModel's idea).
+
+        For each candidate stiffness the linear problem is re-solved and an
+        F-test compares its residual with that of the most flexible candidate
+        (``F = (dRSS / d_dof) / (RSS_0 / dof_0)``, the degrees of freedom of the
+        penalised spline being ``trace`` of its hat matrix). The stiffest
+        candidate that is *not* rejected at significance ``baseline_reject_prob``
+        (its F-test p-value stays above it) is kept. LCModel states its target as
+        a "probability to reject" of 0.02-0.08; we read that as the significance
+        level of this test.
+        """
+        cfg = self.config
+        bmat = self.model.grid.bmat
+        lams = np.logspace(-2, 4, 13)
+        a = self.model.columns(theta)[0]
+        rows = []
+        for lam in lams:
+            self.set_lambda(lam)
+            c, _ = self.solve_linear(a, y)
+            resid = y - a @ c
+            beta = self.baseline_coefficients(resid)
+            rss = float(np.sum((resid - bmat @ beta) ** 2))
+            rows.append((lam, rss, self.baseline_dof()))
+        lam0, rss0, dof0 = rows[0]
+        dof_res = max(1.0, y.size - dof0 - theta.size - a.shape[1])
+        chosen = (lam0, 1.0)
+        for lam, rss, dof in rows[1:]:
+            ddof = max(dof0 - dof, 1e-6)
+            fstat = ((rss - rss0) / ddof) / (rss0 / dof_res) if rss0 > 0 else np.inf
+            p_value = float(f_dist.sf(fstat, ddof, dof_res)) if np.isfinite(fstat) else 0.0
+            if p_value >= cfg.baseline_reject_prob:
+                chosen = (lam, p_value)
+        self.set_lambda(chosen[0])
+        return {"baseline_lambda": chosen[0], "baseline_p_value": chosen[1]}
+
+    # ---------------------------------------------------------------- variable projection
+    def project(self, v: np.ndarray) -> np.ndarray:
+        """``P [v; 0]``: remove the (penalised) baseline's reach from data-row vectors ``v``."""
+        if self._q_top.shape[1] == 0:
+            return v
+        coef = self._q_top.T @ v
+        return np.concatenate([v - self._q_top @ coef, -(self._q_bot @ coef)], axis=0)
+
+    def solve_linear(self, a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """NNLS for concentrations, baseline projected out; returns (c, reduced residual)."""
+        pa, py = self.project(a), self.project(y)
+        scale = np.linalg.norm(pa, axis=0)
+        scale[scale == 0] = 1.0
+        c, _ = nnls(pa / scale, py, maxiter=50 * a.shape[1])
+        c = c / scale
+        return c, py - pa @ c
+
+    def state(self, theta: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Everything at ``theta``: modified FIDs, spectra, NNLS concentrations, reduced residual.
+
+        Keys ``g`` (FIDs), ``s`` (windowed spectra), ``c`` and ``r``.
+        """
+        model = self.model
+        g = model.windowed(theta)
+        s = model.fft_win(g)
+        a = (model.phase(theta) * s).real.T
+        c, r = self.solve_linear(a, y)
+        return {"g": g, "s": s, "c": c, "r": r}
+
+    def jacobian(self, theta: np.ndarray, st: dict[str, np.ndarray], sigma: float) -> np.ndarray:
+        """Kaufman's VarPro Jacobian ``-P d(A c)/d(theta)`` plus the prior rows."""
+        _prior_r, prior_j = self.model.prior(theta, sigma)
+        jac_model = self.model.model_jacobian(theta, st["c"], st["s"], st["g"])
+        return np.vstack([-self.project(jac_model), prior_j])
+
+    # ---------------------------------------------------------------- fit
+    def starts(self, y: np.ndarray) -> list[np.ndarray]:
+        """Best distinct (shift, phase) grid points by reduced residual norm."""
+        cfg = self.config
+        base = self.model.initial_theta()
+        scored = []
+        for d in cfg.start_shifts_ppm:
+            theta = base.copy()
+            theta[2] = d
+            theta[0] = 0.0
+            _a, s = self.model.columns(theta)
+            for p in np.deg2rad(cfg.start_phases_deg):
+                a = (np.exp(1j * p) * s).real.T
+                _c, r = self.solve_linear(a, y)
+                scored.append((float(r @ r), d, p))
+        scored.sort()
+        starts: list[np.ndarray] = []
+        for _cost, d, p in scored:
+            if any(
+                abs(s[2] - d) < 0.015 and abs(np.angle(np.exp(1j * (s[0] - p)))) < 0.6
+                for s in starts
+            ):
+                continue
+            theta = base.copy()
+            theta[0], theta[2] = p, d
+            starts.append(theta)
+            if len(starts) >= cfg.n_starts:
+                break
+        return starts
+
+    def fit(self, spectrum: Spectrum) -> LCMFit:
+        """Fit one spectrum (no batch dimension, BLAS threads set by the caller)."""
+        self.prepare(spectrum)
+        model, cfg = self.model, self.config
+        grid = model.grid
+        spec = np.fft.fft(spectrum.fid, n=grid.nz)[grid.kidx]
+        scale = float(np.max(np.abs(spec.real))) or 1.0
+        y = spec.real / scale
+        sigma0 = noise_sd(spectrum, cfg.zero_fill) / scale
+        sigma = sigma0 if np.isfinite(sigma0) else 1e-3
+        sigma = max(sigma, 1e-9)
+        lo, hi = model.bounds()
+        cache: dict[bytes, dict[str, np.ndarray]] = {}
+
+        def state(theta: np.ndarray) -> dict[str, np.ndarray]:
+            key = theta.tobytes()
+            if key not in cache:
+                if len(cache) > 4:
+                    cache.clear()
+                cache[key] = self.state(theta, y)
+            return cache[key]
+
+        def fun(theta: np.ndarray) -> np.ndarray:
+            return np.concatenate([state(theta)["r"], model.prior(theta, sigma)[0]])
+
+        def jac(theta: np.ndarray) -> np.ndarray:
+            return self.jacobian(theta, state(theta), sigma)
+
+        def run(x0: np.ndarray, max_nfev: int) -> OptimizeResult:
+            return _least_squares(fun, jac, x0, bounds=(lo, hi), max_nfev=max_nfev, config=cfg)
+
+        # Every start gets a short run; the best one is then run to convergence.
+        best: OptimizeResult | None = None
+        nfev = 0
+        starts = self.starts(y)
+        explore_nfev = cfg.explore_nfev if len(starts) > 1 else cfg.max_nfev
+        for x0 in starts:
+            res = run(np.clip(x0, lo + 1e-9, hi - 1e-9), explore_nfev)
+            nfev += int(res.nfev)
+            if best is None or res.cost <= best.cost:
+                best = res
+        if best is not None and best.status == 0:  # stopped by explore_nfev: refine
+            best = run(np.clip(best.x, lo + 1e-9, hi - 1e-9), cfg.max_nfev)
+            nfev += int(best.nfev)
+        assert best is not None
+        chosen: dict[str, float] = {}
+        if cfg.baseline and cfg.baseline_lambda == "auto":
+            chosen = self.choose_lambda(best.x, y)
+            cache.clear()
+            best = run(best.x, cfg.max_nfev)
+            nfev += int(best.nfev)
+        out = self.finish(best, y, scale, sigma, n_starts=len(starts), nfev=nfev)
+        if chosen:
+            out.extra.update(chosen)
+            self.set_lambda(1.0)  # the next spectrum starts from the default again
+        return out
+
+    def finish(
+        self,
+        res: OptimizeResult,
+        y: np.ndarray,
+        scale: float,
+        sigma: float,
+        *,
+        n_starts: int,
+        nfev: int,
+    ) -> LCMFit:
+        """The :class:`LCMFit` at the solution ``res`` (concentrations, baseline, curves, %SD)."""
+        model = self.model
+        grid = model.grid
+        theta = res.x
+        j = len(model.metabolites)
+        a, s = model.columns(theta)
+        c, _ = self.solve_linear(a, y)
+        # Baseline coefficients given c: penalised least squares.
+        resid_lin = y - a @ c
+        if grid.bmat.shape[1]:
+            beta = self.baseline_coefficients(resid_lin)
+        else:
+            beta = np.zeros(0)
+        baseline = grid.bmat @ beta
+        fit = a @ c + baseline
+        resid = y - fit
+        n_free = int(np.sum(c > 0)) + theta.size
+        dof = max(1, y.size - n_free - (grid.bmat.shape[1] if self.alpha == 0 else 0))
+        residual_sd = float(np.sqrt(resid @ resid / dof))
+        sd = self.crlb(theta, c, s, a, residual_sd=residual_sd, sigma=sigma)
+        p0, p1, delta, lor, gau2, gamma, eps = model.unpack(theta)
+        phase = model.phase(theta)
+        return LCMFit(
+            metabolites=model.metabolites,
+            concentrations=c * scale,
+            sd_percent=sd,
+            mode=model.mode,
+            phase0_deg=float(np.rad2deg(np.angle(np.exp(1j * p0)))),
+            phase1_deg_per_ppm=float(np.rad2deg(p1)),
+            pivot_ppm=grid.pivot,
+            shift_ppm=float(delta),
+            lorentzian_hz=float(lor),
+            gaussian_hz=float(np.sqrt(max(gau2, 0.0))),
+            damping_hz=np.asarray(gamma, dtype=float).copy(),
+            shifts_ppm=np.asarray(eps, dtype=float).copy(),
+            ppm=grid.ppm.copy(),
+            data=y * scale,
+            fit=fit * scale,
+            baseline=baseline * scale,
+            components=(phase * s).real * c[:, None] * scale,
+            residual_sd=residual_sd * scale,
+            noise_sd=sigma * scale,
+            n_starts=n_starts,
+            nfev=nfev,
+            success=bool(res.success),
+            extra={"cost": float(res.cost), "status": int(res.status), "n_theta": 5 + 2 * j},
+        )
+
+    def crlb(
+        self,
+        theta: np.ndarray,
+        c: np.ndarray,
+        s: np.ndarray,
+        a: np.ndarray,
+        *,
+        residual_sd: float,
+        sigma: float,
+    ) -> np.ndarray:
+        """Cramér-Rao %SD from the linearised covariance of (C_free, beta, theta).
+
+        A concentration on its bound (zero) gets :data:`SD_ON_BOUND`.
+        """
+        model = self.model
+        bmat, dmat = model.grid.bmat, model.grid.dmat
+        j = len(model.metabolites)
+        free = c > 1e-6 * max(float(c.max()), 1e-300)
+        nb = bmat.shape[1]
+        jm = model.model_jacobian(theta, c, s)
+        _prior_r, prior_j = model.prior(theta, sigma)
+        top = np.hstack([a[:, free], bmat, jm])
+        rows = [top]
+        if nb:
+            pen = np.zeros((dmat.shape[0], top.shape[1]))
+            pen[:, int(free.sum()) : int(free.sum()) + nb] = np.sqrt(self.alpha) * dmat
+            rows.append(pen)
+        pr = np.zeros((prior_j.shape[0], top.shape[1]))
+        pr[:, int(free.sum()) + nb :] = prior_j
+        rows.append(pr)
+        jac = np.vstack(rows)
+        # Nonlinear parameters pinned at a bound are held fixed.
+        lo, hi = model.bounds()
+        pinned = (theta <= lo + 1e-7) | (theta >= hi - 1e-7)
+        keep = np.concatenate([np.ones(int(free.sum()) + nb, bool), ~pinned])
+        jac = jac[:, keep]
+        col = np.linalg.norm(jac, axis=0)
+        col[col == 0] = 1.0
+        fisher = (jac / col).T @ (jac / col)
+        cov = np.linalg.pinv(fisher, rcond=1e-12, hermitian=True) / np.outer(col, col)
+        var_c = np.diag(cov)[: int(free.sum())] * residual_sd**2
+        sd = np.full(j, SD_ON_BOUND)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = 100.0 * np.sqrt(np.maximum(var_c, 0.0)) / c[free]
+        sd[free] = np.minimum(np.where(np.isfinite(pct), pct, SD_ON_BOUND), SD_ON_BOUND)
+        return sd
+
+
+def _least_squares(
+    fun: Callable[[np.ndarray], np.ndarray],
+    jac: Callable[[np.ndarray], np.ndarray],
+    x0: np.ndarray,
+    *,
+    bounds: tuple[np.ndarray, np.ndarray],
+    max_nfev: int,
+    config: LCMConfig,
+) -> OptimizeResult:
+    """One trust-region-reflective run with the fitter's tolerances."""
+    return least_squares(
+        fun,
+        x0,
+        jac=jac,
+        bounds=bounds,
+        method="trf",
+        x_scale="jac",
+        max_nfev=max_nfev,
+        ftol=config.ftol,
+        xtol=config.xtol,
+    )
