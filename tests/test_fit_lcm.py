@@ -47,7 +47,8 @@ def test_noiseless_amplitudes_recovered(basis):
     data = basis.mix(TRUE).off.broaden(3.0)
     fit = LCMFitter(basis, "off").fit(data)
     assert np.allclose(fit.concentrations, TRUE, rtol=2e-3)
-    # Common and per-metabolite Lorentzians add up to the applied 3 Hz (no prior pull without noise).
+    # Common and per-metabolite Lorentzians add up to the applied 3 Hz
+    # (no prior pull without noise).
     assert np.allclose(fit.lorentzian_hz + fit.damping_hz, 3.0, atol=0.05)
     assert fit.gaussian_hz < 0.5
     assert np.allclose(fit.data, fit.fit, atol=1e-3 * np.abs(fit.data).max())
@@ -192,7 +193,10 @@ def test_noise_sd_estimate(rng):
 
 
 def test_auto_baseline_stiffness(basis, rng):
-    """F-test choice: no baseline in the data -> the stiffest spline; an 80 Hz hump -> a flexible one."""
+    """F-test choice of the baseline stiffness.
+
+    No baseline in the data -> the stiffest spline; an 80 Hz hump -> a flexible one.
+    """
     clean = basis.mix(TRUE).off.broaden(3.0)
     t = clean.time_s()
     hump = 3.0 * np.exp(2j * np.pi * (2.5 - 4.65) * clean.larmor_mhz * t - np.pi * 80.0 * t)
@@ -205,7 +209,7 @@ def test_auto_baseline_stiffness(basis, rng):
 
 
 def test_plot_fit_draws_data_fit_and_residual(basis):
-    """plot_fit: one line each for data, fit, residual and every non-zero component; ppm high to low."""
+    """plot_fit: a line each for data, fit, residual, every non-zero component; ppm high to low."""
     import matplotlib
 
     matplotlib.use("Agg")

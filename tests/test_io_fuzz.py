@@ -86,7 +86,10 @@ def texts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "",
         ]
     )
-    csv = "Row, Col, Cr, Cr %SD, Cr/Cr, GABA, GABA %SD, GABA/Cr\n  1,   1,    1.000,    3,    1.000, 4.05E-02,   32,  4.1E-02\n"
+    csv = (
+        "Row, Col, Cr, Cr %SD, Cr/Cr, GABA, GABA %SD, GABA/Cr\n"
+        "  1,   1,    1.000,    3,    1.000, 4.05E-02,   32,  4.1E-02\n"
+    )
     return {"raw": raw, "basis": basis, "table": table, "coord": coord, "csv": csv}
 
 

@@ -51,7 +51,8 @@ def test_yae_returns_concentrations_and_reconstruction() -> None:
 
 
 def test_paper_parameter_counts_match_the_published_sizes() -> None:
-    """Oracle: method.md/issue 5 - Hatami FCNN ~68 M (64 x 1024 x 1024 dense), YAE encoder+decoder ~5.7 M.
+    """Oracle: the published sizes - Hatami FCNN ~68 M (64 x 1024 x 1024 dense),
+    YAE encoder+decoder ~5.7 M.
 
     The FCNN's first dense layer alone is (2048/32 points x 2 x 512 CReLU channels) x 1024.
     """

@@ -118,7 +118,7 @@ def test_resume_continues_the_count(tmp_path: Path) -> None:
 
 
 def test_pruning_stops_bad_trials(tmp_path: Path) -> None:
-    """With the median pruner, a trial reporting worse than all earlier ones at every step is pruned."""
+    """Median pruner: a trial reporting worse than all earlier ones at every step is pruned."""
     study = search.open_study(
         "p", search.storage_url(tmp_path / "p.db"), pruner=search.make_pruner("median")
     )

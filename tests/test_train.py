@@ -276,7 +276,7 @@ def test_mrs_train_and_evaluate_print_the_metrics(
 
 
 def test_epoch_size_walks_through_shuffled_passes() -> None:
-    """Oracle: consecutive sub-epochs of size 96 over 256 spectra cover every index once per pass."""
+    """Oracle: consecutive sub-epochs of 96 over 256 spectra cover every index once per pass."""
     from mrs_lib.train.data import epoch_order as _epoch_order
 
     idx = torch.cat([_epoch_order(256, 96, e, seed=3) for e in range(8)])  # 768 = 3 passes
