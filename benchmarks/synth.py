@@ -12,7 +12,7 @@ for each preset:
 * ``paper, exact``: the paper preset with ``exact=True`` (every spectrum and
   noise realisation by the exact chirp-z transform; the pre-fast-path figure).
 
-The default (fast) paths are described in :mod:`mrs_lib.synth.generator`
+The default (fast) paths are described in :mod:`mrs_lib.synth.grid`
 ("Fast paths"): a Chebyshev expansion in the linewidth for the clean spectra
 and a short zero-padded FFT for the noise; their parameters and error bounds
 are printed first.
@@ -37,9 +37,14 @@ import time
 
 import numpy as np
 
-from mrs_lib.synth import SynthConfig, generate
-from mrs_lib.synth.augment import complex_normal
-from mrs_lib.synth.generator import Synthesizer, grid_transform, singlet_basis
+from mrs_lib.synth import (
+    SynthConfig,
+    Synthesizer,
+    complex_normal,
+    generate,
+    grid_transform,
+    singlet_basis,
+)
 
 
 def best_rate(fn, n: int, repeats: int, clock=time.perf_counter) -> float:
@@ -86,7 +91,8 @@ def main() -> None:
     plan = Synthesizer(basis, "paper").plans[0]
     exp, gn = plan.expansion(0.0, 8.0), plan.noise
     print(
-        f"fast clean: Chebyshev terms {exp.n_terms} per metabolite, error bound {exp.max_error:.1e} of the peak"
+        f"fast clean: Chebyshev terms {exp.n_terms} per metabolite, "
+        f"error bound {exp.max_error:.1e} of the peak"
     )
     print(
         f"fast noise: {gn.n_time} samples -> FFT {gn.fft_len} (exact chirp-z: {gt.L}), "
@@ -102,7 +108,8 @@ def main() -> None:
         ("paper, exact, no clean", SynthConfig.preset("paper", exact=True, keep_clean=False)),
     ]
     print(
-        "preset                   wall-clock spectra/s   CPU us/spectrum (1 thread) -> 2 dedicated cores"
+        "preset                   wall-clock spectra/s   "
+        "CPU us/spectrum (1 thread) -> 2 dedicated cores"
     )
     for label, cfg in cases:
         generate(basis, 512, 0, cfg, workers=args.workers)  # warm-up: plans, caches
@@ -118,7 +125,8 @@ def main() -> None:
             clock=time.process_time,
         )
         print(
-            f"{label:24s} {rate:9.0f} ({args.workers} workers)   {1e6 / cpu:7.1f} us  -> {2 * cpu:9.0f} spectra/s"
+            f"{label:24s} {rate:9.0f} ({args.workers} workers)   {1e6 / cpu:7.1f} us  "
+            f"-> {2 * cpu:9.0f} spectra/s"
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -7,17 +7,19 @@ import pytest
 
 from mrs_lib.errors import MRSDataError
 from mrs_lib.synth import (
+    AUGMENTATIONS,
     Baseline,
     EddyCurrent,
     FirstOrderPhase,
+    GridPlan,
     Macromolecules,
     Noise,
     ResidualWater,
     SynthConfig,
     SynthState,
+    singlet_basis,
 )
-from mrs_lib.synth.augment import AUGMENTATIONS, from_dict
-from mrs_lib.synth.generator import GridPlan, singlet_basis
+from mrs_lib.synth.augment import from_dict
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from mrs_lib.synth import (
     generate,
     load_tarquin_fit,
     make_dataset,
+    singlet_basis,
+    synthesize,
 )
-from mrs_lib.synth.generator import singlet_basis
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +178,19 @@ def test_works_with_torch_dataloader(basis) -> None:
     x, y, clean = next(iter(torch.utils.data.DataLoader(ds, batch_size=16, shuffle=False)))
     assert x.shape == (16, 2, 2048) and y.shape == (16, 5) and clean.shape == (16, 2, 2048)
     assert torch.equal(x[5], ds[5][0])
+
+
+def test_synthesize_cache_is_memory_mapped(basis, tmp_path) -> None:
+    """A cached second call returns the first call's arrays, memory-mapped from one .npz."""
+    first = synthesize(70, 4, "paper", basis, chunk=32, cache_dir=tmp_path)
+    (stored,) = tmp_path.glob("*.npz")
+    again = synthesize(70, 4, "paper", basis, chunk=32, cache_dir=tmp_path)
+    assert isinstance(again.x, np.memmap) and isinstance(again.clean, np.memmap)
+    for name in ("x", "clean", "concentrations", "targets", "snr", "scale", "ppm"):
+        a, b = getattr(first, name), getattr(again, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert first.params.keys() == again.params.keys()
+    assert all(np.array_equal(first.params[k], again.params[k]) for k in first.params)
+    assert (again.metabolites, again.channels) == (first.metabolites, first.channels)
+    assert list(tmp_path.iterdir()) == [stored]  # read, not written again
+    assert len(StoredDataset(stored)) == 70  # the format of make_dataset

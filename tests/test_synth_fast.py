@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 
 from mrs_lib.synth import Linewidth, Noise, SynthConfig, Synthesizer, generate
-from mrs_lib.synth.generator import (
-    EXPANSION_TOL,
-    NOISE_CORR_TOL,
-    GridPlan,
-    LorentzianExpansion,
-    _dirichlet,
-)
-from mrs_lib.synth.generator import singlet_basis as _singlets
+from mrs_lib.synth import singlet_basis as _singlets
+from mrs_lib.synth.grid import NOISE_CORR_TOL, _dirichlet
+from mrs_lib.synth.plan import EXPANSION_TOL, GridPlan, LorentzianExpansion
 
 LARMOR = 127.731
 N = 2048

@@ -11,6 +11,7 @@ from mrs_lib.sim.basis import Basis
 from mrs_lib.spectrum import EditedSpectra
 from mrs_lib.synth import (
     FrequencyShift,
+    GridPlan,
     Linewidth,
     MetaboliteLinewidth,
     MetaboliteShift,
@@ -20,10 +21,12 @@ from mrs_lib.synth import (
     SynthState,
     ZeroOrderPhase,
     generate,
+    grid_transform,
+    max_normalise,
     network_input,
+    resample_fid,
 )
-from mrs_lib.synth.generator import GridPlan, grid_transform, max_normalise, resample_fid
-from mrs_lib.synth.generator import singlet_basis as _singlets
+from mrs_lib.synth import singlet_basis as _singlets
 
 LARMOR = 127.731
 BW = 2000.0

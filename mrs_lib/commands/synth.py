@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ..cli import command
+from tqdm.auto import tqdm
+
+from ..errors import MRSDataError
 from ..io.bases import FIDA_NAME, PAPER_NAME, resolve_basis
+from ..synth import SynthConfig, feasible_grids, make_dataset
+from ._registry import command
 
 
 @command("synth", "synthesise a stored training set from a basis and print spectra per second")
@@ -44,10 +49,6 @@ def _synth(p: argparse.ArgumentParser):
     )
 
     def run(args: argparse.Namespace) -> int:
-        from ..errors import MRSDataError
-        from ..synth.dataset import make_dataset
-        from ..synth.generator import SynthConfig
-
         if args.n < 1:
             raise MRSDataError(f"argument '--n': expected >= 1, got {args.n}")
         basis = resolve_basis(args.basis)
@@ -55,10 +56,6 @@ def _synth(p: argparse.ArgumentParser):
         if args.no_clean:
             config = config.replace(keep_clean=False)
         if config.grids is not None:
-            import sys
-
-            from ..synth.generator import feasible_grids
-
             skipped = [g for g in config.grids if g not in feasible_grids(basis, config.grids)]
             if skipped:
                 print(
@@ -66,8 +63,6 @@ def _synth(p: argparse.ArgumentParser):
                     "decimation and are skipped (simulate the basis at 20000 Hz for all of them)",
                     file=sys.stderr,
                 )
-        from tqdm.auto import tqdm
-
         with tqdm(total=args.n, unit="spectra", disable=args.quiet or args.n < 20_000) as bar:
             record = make_dataset(
                 basis,
@@ -82,7 +77,8 @@ def _synth(p: argparse.ArgumentParser):
             )
         print(
             f"{args.n} spectra ({config.name}) in {record['seconds']:.2f} s: "
-            f"{record['spectra_per_s']:.0f} spectra/s -> {args.out} ({record['bytes'] / 1e6:.1f} MB)"
+            f"{record['spectra_per_s']:.0f} spectra/s -> {args.out} "
+            f"({record['bytes'] / 1e6:.1f} MB)"
         )
         return 0
 

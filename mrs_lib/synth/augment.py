@@ -49,22 +49,28 @@ Ranges and their sources (physics.md section 5, method.md):
   |df0| <= 5 Hz, tau 10-100 ms (Klose, MRM 1990), i.e. a phase
   2 pi df0 tau (1 - exp(-t / tau)) that is 0 at t = 0 (area preserving).
 * Noise: complex Gaussian in the time domain; see :class:`Noise`.
+
+This module is long because it is the catalogue of every augmentation: eleven
+small frozen dataclasses, one per physical effect, the registry that rebuilds
+them from a stored config (:func:`from_dict`) and, above, the one table of their
+ranges and sources. Split by stage, the table and the registry would have to
+point into several modules for what is one list. The working state they act on
+is :class:`~mrs_lib.synth.state.SynthState`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..errors import MRSDataError
 from ..types import WATER_PPM
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .generator import GridPlan
+from .grid import complex_normal
+from .state import SynthState
 
 Stage = Literal["component", "signal", "time", "grid", "noise"]
 STAGES: tuple[Stage, ...] = ("component", "signal", "time", "grid", "noise")
@@ -72,158 +78,21 @@ NoiseMode = Literal["relative", "snr"]
 
 Params = dict[str, np.ndarray]
 
-# Peak heights for SNR and baseline scaling are searched over this window (ppm).
-PEAK_PPM_RANGE: tuple[float, float] = (1.8, 4.2)
 
-
-def _range(name: str, value: Any) -> tuple[float, float]:
+def _range(name: str, value: Iterable[float]) -> tuple[float, float]:
     lo, hi = (float(v) for v in value)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
         raise MRSDataError(f"field '{name}': expected a finite range (low, high), got {value!r}")
     return (lo, hi)
 
 
-def _uniform(rng: np.random.Generator, bounds: tuple[float, float], size: Any) -> np.ndarray:
+def _uniform(
+    rng: np.random.Generator, bounds: tuple[float, float], size: int | tuple[int, ...]
+) -> np.ndarray:
     lo, hi = bounds
     if lo == hi:
         return np.full(size, lo, dtype=float)
     return rng.uniform(lo, hi, size=size)
-
-
-def complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Circular complex Gaussian samples (real and imaginary parts each N(0, 1)), complex64.
-
-    Drawn with torch's vectorised normal generator (about 3x faster than
-    numpy's ziggurat here), seeded from ``rng``, so the result is a
-    deterministic function of ``rng``'s state.
-    """
-    import torch
-
-    gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
-    out = torch.randn((*shape, 2), generator=gen, dtype=torch.float32).numpy()
-    return out.view(np.complex64)[..., 0]
-
-
-class SynthState:
-    """The batched working state of one block of synthetic spectra.
-
-    Arrays have the batch axis first, then the acquisition axis (``0`` =
-    edit-OFF, ``1`` = edit-ON):
-
-    * ``conc`` ``[n, n_met]`` concentrations (arbitrary units, basis scale);
-    * ``comp`` ``[n, n_met, T]`` per-metabolite time weights (``None`` = 1);
-    * ``fid`` ``[n, 2, T]`` the mixed metabolite signal; ``added``
-      ``[n, 2, T]`` extra FIDs counted as signal (MM); ``water`` ``[n, 2, T]``
-      residual water (not counted in the SNR peak);
-    * ``weight`` ``[n, T]`` time-domain factors common to every line;
-    * after :meth:`transform`: ``spec`` ``[n, 2, M]`` the noiseless complex
-      spectra on the network grid; after the noise stage ``noise`` ``[n, 2, M]``.
-
-    Time-domain arrays are stored already multiplied by the grid transform's
-    pre-chirp (see :class:`~mrs_lib.synth.generator.GridTransform`); use
-    :meth:`plain_fid` to look at them in the ordinary convention.
-    """
-
-    def __init__(self, plan: GridPlan, conc: np.ndarray) -> None:
-        self.plan = plan
-        self.conc = np.ascontiguousarray(conc, dtype=np.float32)
-        if self.conc.ndim != 2 or self.conc.shape[1] != plan.n_metabolites:
-            raise MRSDataError(
-                f"argument 'concentrations': expected shape (n, {plan.n_metabolites}), "
-                f"got {self.conc.shape}"
-            )
-        self.n = int(self.conc.shape[0])
-        self.comp: np.ndarray | None = None
-        self.fid: np.ndarray | None = None
-        self.added: np.ndarray | None = None
-        self.water: np.ndarray | None = None
-        self.weight: np.ndarray | None = None
-        self.spec: np.ndarray | None = None
-        self.noise: np.ndarray | None = None
-        self.ref_amplitude: np.ndarray | None = None  # [n, 2] max |FID| of the metabolites
-        self.peak_off: np.ndarray | None = None  # [n] tallest |OFF| metabolite line on the grid
-        self.sigma: np.ndarray | None = None  # [n, 2] time-domain noise SD per component
-        #: transform noise exactly (False: at a decimated rate, see generator.GridNoise)
-        self.exact_noise = True
-
-    # ---------------------------------------------------------------- helpers
-    @property
-    def t(self) -> np.ndarray:
-        """Sample times (s), float32 ``[T]``."""
-        return self.plan.t32
-
-    def multiply_components(self, factor: np.ndarray) -> None:
-        """Multiply per-metabolite FIDs by ``factor`` ``[n, n_met, T]`` (before mixing)."""
-        self.comp = factor if self.comp is None else self.comp * factor
-
-    def multiply_time(self, factor: np.ndarray) -> None:
-        """Multiply every FID of the spectrum by ``factor`` ``[n, T]`` (after mixing)."""
-        self.weight = factor if self.weight is None else self.weight * factor
-
-    def add_signal(
-        self, fid_off: np.ndarray | None, fid_on: np.ndarray | None, *, water: bool = False
-    ) -> None:
-        """Add plain-convention FIDs ``[n, T]`` to OFF and/or ON."""
-        target = "water" if water else "added"
-        for i, f in enumerate((fid_off, fid_on)):
-            if f is None:
-                continue
-            arr = getattr(self, target)
-            if arr is None:
-                arr = np.zeros((self.n, 2, self.plan.n_time), dtype=np.complex64)
-                setattr(self, target, arr)
-            arr[:, i] += f * self.plan.pre
-
-    def mix(self) -> None:
-        """``fid[:, a] = sum_m conc_m * basis_a,m`` (times per-metabolite weights, if any)."""
-        plan = self.plan
-        if self.comp is None:
-            # one real product [n, n_met] x [n_met, 2 * T * 2 (re, im)]; einsum, not BLAS:
-            # multithreaded OpenBLAS is pathologically slow for an inner size of 5
-            flat = np.einsum("nm,mk->nk", self.conc, plan.basis_pre_real)
-            self.fid = flat.view(np.complex64).reshape(self.n, 2, plan.n_time)
-        else:
-            cw = self.comp * self.conc[:, :, np.newaxis]
-            self.fid = np.einsum("nmt,mat->nat", cw, plan.basis_pre_met, optimize=True).astype(
-                np.complex64, copy=False
-            )
-            self.comp = None
-        # max |FID| per acquisition (the pre-chirp has unit modulus)
-        self.ref_amplitude = np.abs(self.fid).max(axis=-1)
-
-    def _signal(self, x: np.ndarray) -> np.ndarray:
-        return x if self.weight is None else x * self.weight[:, np.newaxis]
-
-    def transform(self, noise: np.ndarray | None = None, *, separate: bool = False) -> None:
-        """Resample the signal to the network grid (exact chirp-z, see GridTransform).
-
-        ``noise``: pre-chirped white noise ``[n, 2, T]`` already scaled by sigma.
-        With ``separate`` the noise goes to ``self.noise`` (transformed in the same
-        FFT pass); without, the result is the *noisy* spectrum and ``peak_off`` is
-        measured on it (the fast path without a clean copy: 2 transforms, not 4).
-        """
-        assert self.fid is not None
-        gt = self.plan.gt
-        sig = self.fid if self.added is None else self.fid + self.added
-        w = None if self.weight is None else self.weight[:, np.newaxis]
-        if noise is not None and separate:
-            spec, self.noise = gt.prechirped_pair(sig, w, noise)
-            noise = None
-        else:
-            spec = gt.prechirped(sig, w, noise if self.water is None else None)
-        self.peak_off = self.plan.peak_off(spec)
-        if self.water is not None:
-            spec += gt.prechirped(self.water, w, noise)
-        self.spec = spec
-
-    def plain_fid(self) -> np.ndarray:
-        """The current noiseless time-domain signal ``[n, 2, T]`` in the library convention."""
-        assert self.fid is not None
-        sig = self.fid.copy()
-        for extra in (self.added, self.water):
-            if extra is not None:
-                sig += extra
-        return self._signal(sig) * np.conj(self.plan.pre)
 
 
 # ---------------------------------------------------------------------------- base class
@@ -448,7 +317,8 @@ class MetaboliteLinewidth(Augmentation):
         lor, gau = params["met_lorentzian_hz"], params["met_gaussian_hz"]
         if lor.shape != (state.n, state.plan.n_metabolites):
             raise MRSDataError(
-                f"parameter 'met_lorentzian_hz': expected shape {(state.n, state.plan.n_metabolites)}, "
+                "parameter 'met_lorentzian_hz': expected shape "
+                f"{(state.n, state.plan.n_metabolites)}, "
                 f"got {lor.shape} (set n_metabolites to the basis size)"
             )
         state.multiply_components(_decay(state.t, lor, gau))
@@ -529,7 +399,7 @@ def _line(
     t: np.ndarray,
     amp: np.ndarray,
     f_hz: np.ndarray,
-    phase_rad: Any,
+    phase_rad: np.ndarray | float,
     fwhm_hz: np.ndarray,
     *,
     gaussian: bool,
@@ -813,7 +683,6 @@ def from_dict(d: Mapping[str, Any]) -> Augmentation:
 
 __all__ = [
     "AUGMENTATIONS",
-    "PEAK_PPM_RANGE",
     "STAGES",
     "Augmentation",
     "Baseline",
@@ -826,9 +695,7 @@ __all__ = [
     "MetaboliteShift",
     "Noise",
     "ResidualWater",
-    "SynthState",
     "ZeroOrderPhase",
     "cis",
-    "complex_normal",
     "from_dict",
 ]

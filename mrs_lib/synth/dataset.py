@@ -1,4 +1,4 @@
-"""Datasets of synthetic spectra: on the fly and stored (chapter 2), plus a real reference.
+"""Datasets of synthetic spectra: on the fly, stored, and cached whole sets (chapter 2).
 
 * :class:`SynthDataset` - a deterministic on-the-fly torch dataset: spectrum
   ``i`` depends only on ``(seed, i)`` (and the basis and config). Spectra are
@@ -8,40 +8,55 @@
   the set as a whole is the paper's Sobol design. :meth:`SynthDataset.batch`
   and :meth:`SynthDataset.batches` are the fast paths for training.
 * :func:`make_dataset` writes the same spectra to one compact file (an
-  uncompressed ``.npz`` whose members are memory-mapped on read; spectra in
-  float16: 100k x 2 rows x 2048 = 0.8 GB for ``x`` and as much for ``clean``)
-  with a provenance sidecar (:mod:`mrs_lib.artifacts`); :class:`StoredDataset`
-  reads it lazily, so training at 100k fits easily in 4 GB of RAM.
+  uncompressed ``.npz`` whose members are memory-mapped on read, see
+  :mod:`mrs_lib.synth.store`; spectra in float16: 100k x 2 rows x 2048 = 0.8 GB
+  for ``x`` and as much for ``clean``) with a provenance sidecar
+  (:mod:`mrs_lib.artifacts`); :class:`StoredDataset` reads it lazily, so
+  training at 100k fits easily in 4 GB of RAM.
   ``StoredDataset(path)[i]`` equals ``SynthDataset(basis, n, seed, config)[i]``
   up to the storage precision.
-* :func:`load_tarquin_fit` reads the TARQUIN fit export of a real in vivo
-  MEGA-PRESS DIFF spectrum (registry ``tarquin-megapress-diff/...``).
+* :func:`synthesize` - a whole :class:`~mrs_lib.synth.generator.SynthBatch` made
+  in large chunks (the training sets of chapter 4), optionally cached in the
+  same file format, keyed by everything that defines it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
-import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import artifacts
 from ..errors import MRSDataError, MRSFormatError
+from ..io.bases import BASIS_NAMES, BasisSpec, resolve_basis
 from ..sim.basis import Basis
-from .generator import SynthBatch, SynthConfig, Synthesizer, as_config, sobol_points
+from .config import SynthConfig, as_config, sobol_points
+from .generator import SynthBatch, Synthesizer, generate
+from .store import read_store, write_store
+
+if TYPE_CHECKING:  # torch itself is imported on first use, see _torch
+    from torch import Tensor
 
 CHUNK_SIZE = 256
 FORMAT_VERSION = 1
 
+Item = tuple["Tensor", "Tensor", "Tensor"]
+"""``(x, y, clean)`` torch float32 tensors of one spectrum or one batch."""
+Indices = Sequence[int] | np.ndarray
+"""Positions of spectra in a set: a sequence or an integer array."""
 
-def _torch() -> Any:
+
+def _torch() -> ModuleType:
+    """The torch module, imported on first use: making or reading sets needs numpy only."""
     import torch
 
     return torch
@@ -112,7 +127,7 @@ class SynthDataset:
             raise IndexError(f"index {index} out of range for {self.n} spectra")
         return i
 
-    def __getitem__(self, index: int) -> tuple[Any, Any, Any]:
+    def __getitem__(self, index: int) -> Item:
         torch = _torch()
         i = self._check(index)
         b = self.chunk(i // self.chunk_size)
@@ -124,52 +139,57 @@ class SynthDataset:
             torch.from_numpy(clean.copy()),
         )
 
-    def synth_batch(self, indices: Sequence[int]) -> SynthBatch:
+    def synth_batch(self, indices: Indices) -> SynthBatch:
         """The spectra at ``indices`` (any order) as one :class:`SynthBatch` (numpy)."""
         idx = np.array([self._check(i) for i in indices], dtype=np.int64)
         chunks = idx // self.chunk_size
         parts = {int(c): self.chunk(int(c)) for c in np.unique(chunks)} if len(idx) else {}
         rows = idx % self.chunk_size
 
-        def take(get: Callable[[SynthBatch], np.ndarray | None]) -> np.ndarray | None:
-            first = get(next(iter(parts.values())))
-            if first is None:
-                return None
+        b0 = next(iter(parts.values()))
+
+        def take(get: Callable[[SynthBatch], np.ndarray]) -> np.ndarray:
+            first = get(b0)
             out = np.empty((len(idx), *first.shape[1:]), dtype=first.dtype)
             for c, b in parts.items():
                 sel = chunks == c
-                out[sel] = get(b)[rows[sel]]  # type: ignore[index]
+                out[sel] = get(b)[rows[sel]]
             return out
 
-        b0 = next(iter(parts.values()))
-        params = {k: take(lambda b, k=k: b.params[k]) for k in b0.params}
+        def param(key: str) -> np.ndarray:
+            return take(lambda b: b.params[key])
+
+        def clean(b: SynthBatch) -> np.ndarray:
+            assert b.clean is not None  # every chunk of one config has it, or none has
+            return b.clean
+
         return SynthBatch(
-            x=take(lambda b: b.x),  # type: ignore[arg-type]
-            clean=take(lambda b: b.clean),
-            concentrations=take(lambda b: b.concentrations),  # type: ignore[arg-type]
-            targets=take(lambda b: b.targets),  # type: ignore[arg-type]
-            snr=take(lambda b: b.snr),  # type: ignore[arg-type]
-            scale=take(lambda b: b.scale),  # type: ignore[arg-type]
-            params={k: v for k, v in params.items() if v is not None},
+            x=take(lambda b: b.x),
+            clean=None if b0.clean is None else take(clean),
+            concentrations=take(lambda b: b.concentrations),
+            targets=take(lambda b: b.targets),
+            snr=take(lambda b: b.snr),
+            scale=take(lambda b: b.scale),
+            params={k: param(k) for k in b0.params},
             metabolites=b0.metabolites,
             channels=b0.channels,
             ppm=b0.ppm,
         )
 
-    def batch(self, indices: Sequence[int]) -> tuple[Any, Any, Any]:
+    def batch(self, indices: Indices) -> Item:
         """``(x, y, clean)`` torch tensors for ``indices`` (fast batched path)."""
         torch = _torch()
         b = self.synth_batch(indices)
         clean = b.clean if b.clean is not None else np.empty((len(b), 0), np.float32)
         return torch.from_numpy(b.x), torch.from_numpy(b.targets), torch.from_numpy(clean)
 
-    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any, Any]]:
+    def __getitems__(self, indices: Indices) -> list[Item]:
         x, y, clean = self.batch(indices)
         return [(x[i], y[i], clean[i]) for i in range(len(indices))]
 
     def batches(
         self, batch_size: int, *, shuffle: bool = True, epoch: int = 0, drop_last: bool = False
-    ) -> Iterator[tuple[Any, Any, Any]]:
+    ) -> Iterator[Item]:
         """Iterate over the whole set in batches, generating each chunk once.
 
         With ``shuffle`` the chunk order and the order inside a window of two
@@ -183,8 +203,8 @@ class SynthDataset:
 
 
 def _chunked_batches(
-    ds: Any, batch_size: int, *, shuffle: bool, epoch: int, drop_last: bool
-) -> Iterator[tuple[Any, Any, Any]]:
+    ds: SynthDataset | StoredDataset, batch_size: int, *, shuffle: bool, epoch: int, drop_last: bool
+) -> Iterator[Item]:
     bs = int(batch_size)
     if bs < 1:
         raise MRSDataError(f"argument 'batch_size': expected >= 1, got {batch_size}")
@@ -215,32 +235,28 @@ def _chunked_batches(
 
 
 # ============================================================================ stored
-def _npz_member_memmap(path: Path, zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    """Memory-map one uncompressed ``.npy`` member of a zip archive."""
-    info = zf.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise MRSFormatError(
-            path, name, "an uncompressed member (written by make_dataset)", "compressed"
-        )
-    with open(path, "rb") as fh:
-        fh.seek(info.header_offset)
-        local = fh.read(30)
-        if local[:4] != b"PK\x03\x04":
-            raise MRSFormatError(path, name, "a zip local file header", local[:4])
-        n_name = int.from_bytes(local[26:28], "little")
-        n_extra = int.from_bytes(local[28:30], "little")
-        fh.seek(info.header_offset + 30 + n_name + n_extra)
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        offset = fh.tell()
-    if int(np.prod(shape)) == 0:
-        return np.empty(shape, dtype=dtype)
-    return np.memmap(
-        path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
-    )
+def _set_meta(
+    cfg: SynthConfig,
+    basis: Basis,
+    *,
+    n: int,
+    seed: int,
+    chunk_size: int,
+    basis_source: str | None,
+) -> dict[str, Any]:
+    """The ``meta.json`` of a stored set: what :class:`StoredDataset` needs, and provenance."""
+    return {
+        "format": "mrs_lib.synth dataset",
+        "format_version": FORMAT_VERSION,
+        "n": n,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "config": cfg.to_dict(),
+        "metabolites": list(basis.metabolites),
+        "channels": list(cfg.channels),
+        "ppm": [float(cfg.ppm_range[0]), float(cfg.ppm_range[1]), cfg.n_points],
+        "basis": {"source": basis_source, "repr": repr(basis), "params": dict(basis.params)},
+    }
 
 
 def make_dataset(
@@ -266,8 +282,6 @@ def make_dataset(
     bounded (spectra go to disk chunk by chunk). Returns the sidecar record plus
     ``seconds`` and ``spectra_per_s``.
     """
-    from .. import artifacts
-
     cfg = as_config(config)
     ds = SynthDataset(basis, n, seed, cfg, chunk_size=chunk_size, workers=workers)
     out = Path(path)
@@ -313,34 +327,15 @@ def make_dataset(
             if progress is not None:
                 progress(hi, ds.n)
         seconds = time.perf_counter() - t0
-        x.flush()
-        del x
+        meta = _set_meta(
+            cfg, basis, n=ds.n, seed=ds.seed, chunk_size=ds.chunk_size, basis_source=basis_source
+        )
+        members: dict[str, np.ndarray] = {**small, "x": x}
         if clean is not None:
-            clean.flush()
-            del clean
-        meta = {
-            "format": "mrs_lib.synth dataset",
-            "format_version": FORMAT_VERSION,
-            "n": ds.n,
-            "seed": ds.seed,
-            "chunk_size": ds.chunk_size,
-            "config": cfg.to_dict(),
-            "metabolites": list(basis.metabolites),
-            "channels": list(cfg.channels),
-            "ppm": [float(cfg.ppm_range[0]), float(cfg.ppm_range[1]), cfg.n_points],
-            "basis": {"source": basis_source, "repr": repr(basis), "params": dict(basis.params)},
-        }
-        for key, val in small.items():
-            np.save(tmpd / f"{key}.npy", val)
-        for key, val in params.items():
-            np.save(tmpd / f"param__{key}.npy", val)
-        partial = out.with_name(out.name + ".partial")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            zf.writestr("meta.json", json.dumps(meta, default=str))
-            for f in sorted(tmpd.glob("*.npy")):
-                arc = f.name.replace("param__", "params/")
-                zf.write(f, arcname=arc)
-        shutil.move(partial, out)
+            members["clean"] = clean
+        members.update({f"params/{key}": val for key, val in params.items()})
+        write_store(out, meta, members)
+        del x, clean, members
     record = artifacts.save(
         out,
         config={
@@ -366,38 +361,16 @@ class StoredDataset:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, verify: bool = False) -> None:
-        from .. import artifacts
-
         self.path = Path(path)
         if not self.path.is_file():
             raise MRSFormatError(
                 self.path, "file", "an existing dataset file (mrs synth --out)", "no such file"
             )
         self.record = artifacts.verify(self.path) if verify else None
-        try:
-            zf = zipfile.ZipFile(self.path)
-        except zipfile.BadZipFile as exc:
-            raise MRSFormatError(
-                self.path, "file", "a dataset .npz written by make_dataset", str(exc)
-            ) from None
-        with zf:
-            names = set(zf.namelist())
-            if "meta.json" not in names or "x.npy" not in names:
-                raise MRSFormatError(
-                    self.path,
-                    "meta.json/x.npy",
-                    "present (written by make_dataset)",
-                    sorted(names)[:5],
-                )
-            self.meta: dict[str, Any] = json.loads(zf.read("meta.json"))
-            self.x = _npz_member_memmap(self.path, zf, "x.npy")
-            self.clean = (
-                _npz_member_memmap(self.path, zf, "clean.npy") if "clean.npy" in names else None
-            )
-            arrays = {}
-            for nm in names:
-                if nm.endswith(".npy") and nm not in ("x.npy", "clean.npy"):
-                    arrays[nm[:-4]] = np.asarray(_npz_member_memmap(self.path, zf, nm))
+        self.meta, arrays = read_store(self.path)
+        self.x = arrays.pop("x")
+        self.clean = arrays.pop("clean", None)
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
         self.targets = arrays.pop("targets")
         self.concentrations = arrays.pop("concentrations")
         self.snr = arrays.pop("snr")
@@ -413,8 +386,6 @@ class StoredDataset:
     @classmethod
     def load(cls, name: str) -> StoredDataset:
         """Load a stored set by artifact name (sha256 checked), see :mod:`mrs_lib.artifacts`."""
-        from .. import artifacts
-
         path, _record = artifacts.load(name)
         return cls(path)
 
@@ -425,12 +396,12 @@ class StoredDataset:
     def n_chunks(self) -> int:
         return -(-self.n // self.chunk_size)
 
-    def _clean(self, idx: Any) -> np.ndarray:
+    def _clean(self, idx: int | np.ndarray) -> np.ndarray:
         if self.clean is None:
             return np.empty((*np.shape(np.arange(self.n)[idx]), 0), np.float32)
         return np.asarray(self.clean[idx], dtype=np.float32)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any, Any]:
+    def __getitem__(self, index: int) -> Item:
         torch = _torch()
         i = int(index)
         if not -self.n <= i < self.n:
@@ -441,7 +412,7 @@ class StoredDataset:
             torch.from_numpy(self._clean(i)),
         )
 
-    def batch(self, indices: Sequence[int]) -> tuple[Any, Any, Any]:
+    def batch(self, indices: Indices) -> Item:
         torch = _torch()
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx)  # sorted reads are faster on a memory map
@@ -456,98 +427,154 @@ class StoredDataset:
             torch.from_numpy(clean),
         )
 
-    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any, Any]]:
+    def __getitems__(self, indices: Indices) -> list[Item]:
         x, y, clean = self.batch(indices)
         return [(x[i], y[i], clean[i]) for i in range(len(indices))]
 
     def batches(
         self, batch_size: int, *, shuffle: bool = True, epoch: int = 0, drop_last: bool = False
-    ) -> Iterator[tuple[Any, Any, Any]]:
-        """Iterate in batches (same order as :meth:`SynthDataset.batches` for the same seed/epoch)."""
+    ) -> Iterator[Item]:
+        """Iterate in batches (in :meth:`SynthDataset.batches` order for the same seed, epoch)."""
         yield from _chunked_batches(
             self, batch_size, shuffle=shuffle, epoch=epoch, drop_last=drop_last
         )
 
 
-# ============================================================================ real reference
-@dataclass(frozen=True)
-class TarquinFit:
-    """A TARQUIN fit export: one real spectrum with its fit and components (real parts).
+# ============================================================================ cached sets
+#: version of the :func:`synthesize` cache key; bump it when the cached content changes
+#: (2: one ``.npz`` per set in the :mod:`mrs_lib.synth.store` format, was a folder of ``.npy``)
+CACHE_FORMAT = 2
 
-    ``ppm`` ascending; ``columns`` maps the header names (``Data``, ``Fit``,
-    ``Baseline``, ``GABA_A``, ...) to arrays on that axis.
+
+def synthesize(
+    n: int,
+    seed: int,
+    synth: SynthConfig | str = "paper",
+    basis: BasisSpec = "paper",
+    *,
+    chunk: int = 10_000,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> SynthBatch:
+    """``n`` spectra of synthesis preset or :class:`~mrs_lib.synth.config.SynthConfig` ``synth``.
+
+    Made in chunks, which keep the generator's complex intermediates small at
+    the 100k scale; chunk ``k`` uses the ``k``-th child of
+    ``SeedSequence(seed)``. ``basis`` is anything
+    :func:`mrs_lib.io.bases.resolve_basis` accepts (``"paper"``, ``"fida"``, a
+    file or a :class:`~mrs_lib.sim.Basis`). Returns a
+    :class:`~mrs_lib.synth.generator.SynthBatch` (``x``, ``clean``, ``targets``,
+    ``snr``, ``params`` ... concatenated).
+
+    With ``cache_dir`` the set is stored there in the format of
+    :func:`make_dataset` (:mod:`mrs_lib.synth.store`, at full precision) under a
+    key of (n, seed, synthesis config, basis, chunk), and later calls
+    memory-map it (copy-on-write), so several training runs share one copy in
+    the page cache instead of each generating its own.
     """
-
-    label: str
-    ppm: np.ndarray
-    columns: Mapping[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def data(self) -> np.ndarray:
-        return self.columns["Data"]
-
-    @property
-    def fit(self) -> np.ndarray:
-        return self.columns["Fit"]
-
-    @property
-    def baseline(self) -> np.ndarray:
-        return self.columns["Baseline"]
-
-    def window(self, ppm_range: tuple[float, float]) -> TarquinFit:
-        """The part of the spectrum inside ``ppm_range``."""
-        sel = (self.ppm >= ppm_range[0]) & (self.ppm <= ppm_range[1])
-        return TarquinFit(self.label, self.ppm[sel], {k: v[sel] for k, v in self.columns.items()})
-
-
-def load_tarquin_fit(path: str | os.PathLike[str]) -> TarquinFit:
-    """Read a TARQUIN fit export (``*_fit.txt``): voxel label line, CSV header, rows.
-
-    The header must start with ``PPMScale`` and contain ``Data``; every row must
-    have as many numeric fields as the header. Bad input raises
-    :class:`~mrs_lib.errors.MRSFormatError` naming the line.
-    """
-    p = Path(path)
-    try:
-        lines = p.read_text().splitlines()
-    except FileNotFoundError:
-        raise MRSFormatError(p, "file", "an existing TARQUIN fit export", "no such file") from None
-    except UnicodeDecodeError:
-        raise MRSFormatError(p, "file", "a text file", "binary data") from None
-    lines = [ln for ln in lines if ln.strip()]
-    if len(lines) < 4:
-        raise MRSFormatError(
-            p,
-            "file",
-            "a label line, a header line and at least two data rows",
-            f"{len(lines)} lines",
+    if n < 1:
+        raise MRSDataError(f"synthesize: expected n >= 1 spectra, got {n}")
+    cfg = as_config(synth)
+    b = resolve_basis(basis)
+    path: Path | None = None
+    key: dict[str, Any] = {}
+    if cache_dir is not None:
+        key = {
+            "n": n,
+            "seed": seed,
+            "synth": cfg.to_dict(),
+            "basis": _basis_key(basis, b),
+            "chunk": chunk,
+            "format": CACHE_FORMAT,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        path = Path(cache_dir) / f"{cfg.name}-{n}-{seed}-{digest[:12]}.npz"
+        if path.is_file():
+            return _load_cached(path)
+    sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    parts = [
+        generate(b, k, np.random.default_rng(s), cfg) for k, s in zip(sizes, seeds, strict=True)
+    ]
+    first = parts[0]
+    if len(parts) > 1:
+        clean = [p.clean for p in parts if p.clean is not None]
+        first = dataclasses.replace(
+            first,
+            x=np.concatenate([p.x for p in parts]),
+            clean=None if first.clean is None else np.concatenate(clean),
+            concentrations=np.concatenate([p.concentrations for p in parts]),
+            targets=np.concatenate([p.targets for p in parts]),
+            snr=np.concatenate([p.snr for p in parts]),
+            scale=np.concatenate([p.scale for p in parts]),
+            params={k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
         )
-    label = lines[0].strip()
-    header = [h.strip() for h in lines[1].split(",")]
-    if not header or header[0] != "PPMScale" or "Data" not in header:
-        raise MRSFormatError(p, "line 2 (header)", "'PPMScale,Data,...'", lines[1])
-    rows = []
-    for lineno, ln in enumerate(lines[2:], start=3):
-        fields = ln.split(",")
-        if len(fields) != len(header):
-            raise MRSFormatError(p, f"line {lineno}", f"{len(header)} comma-separated values", ln)
-        try:
-            rows.append([float(f) for f in fields])
-        except ValueError:
-            raise MRSFormatError(p, f"line {lineno}", "numbers", ln) from None
-    arr = np.asarray(rows)
-    if not np.all(np.isfinite(arr)):
-        raise MRSFormatError(p, "data", "finite numbers", "NaN or inf")
-    order = np.argsort(arr[:, 0])
-    arr = arr[order]
-    return TarquinFit(label, arr[:, 0], {h: arr[:, i] for i, h in enumerate(header) if i > 0})
+    if path is not None:
+        _save_cached(first, path, key=key, config=cfg, basis=b)
+    return first
+
+
+def _basis_key(spec: BasisSpec, basis: Basis) -> str:
+    """A named basis by its name; any other (a file, an object) by the sha256 of its content."""
+    if isinstance(spec, str) and spec in BASIS_NAMES:
+        return spec
+    h = hashlib.sha256()
+    h.update(json.dumps([list(basis.metabolites), basis.lw_hz]).encode())
+    for s in (basis.off, basis.on):
+        h.update(json.dumps([s.dwell_s, s.larmor_mhz, s.ppm_reference]).encode())
+        h.update(np.ascontiguousarray(s.fid, dtype=np.complex128).tobytes())
+    return f"sha256:{h.hexdigest()}"
+
+
+def _save_cached(
+    batch: SynthBatch, path: Path, *, key: dict[str, Any], config: SynthConfig, basis: Basis
+) -> None:
+    """Store ``batch`` as :func:`make_dataset` would (full precision, plus ``ppm`` and the key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = _set_meta(
+        config,
+        basis,
+        n=len(batch),
+        seed=key["seed"],
+        chunk_size=key["chunk"],
+        basis_source=key["basis"],
+    )
+    meta["cache_key"] = key
+    arrays = {
+        "x": batch.x,
+        "concentrations": batch.concentrations,
+        "targets": batch.targets,
+        "snr": batch.snr,
+        "scale": batch.scale,
+        "ppm": batch.ppm,
+        **{f"params/{k}": v for k, v in batch.params.items()},
+    }
+    if batch.clean is not None:
+        arrays["clean"] = batch.clean
+    write_store(path, meta, arrays)
+
+
+def _load_cached(path: Path) -> SynthBatch:
+    """A set stored by :func:`_save_cached`, every array memory-mapped copy-on-write."""
+    meta, arrays = read_store(path, mode="c")
+    return SynthBatch(
+        x=arrays["x"],
+        clean=arrays.get("clean"),
+        concentrations=arrays["concentrations"],
+        targets=arrays["targets"],
+        snr=arrays["snr"],
+        scale=arrays["scale"],
+        params={k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("params/")},
+        metabolites=tuple(meta["metabolites"]),
+        channels=tuple(meta["channels"]),
+        ppm=arrays["ppm"],
+    )
 
 
 __all__ = [
+    "CACHE_FORMAT",
     "CHUNK_SIZE",
     "StoredDataset",
     "SynthDataset",
-    "TarquinFit",
-    "load_tarquin_fit",
     "make_dataset",
+    "synthesize",
 ]

@@ -1,0 +1,77 @@
+"""Bases made for synthesis: a singlet oracle and a finely sampled simulated basis.
+
+* :func:`singlet_basis` - one unbroadened singlet per metabolite: every line's
+  position, phase, area and width is known, so tests and chapter 2 can check
+  the generator's physics exactly;
+* :func:`fine_basis` - the simulated basis at 20 kHz for about 1 s, from which
+  every acquisition grid of the ``full`` preset is an exact decimation
+  (:func:`mrs_lib.synth.grid.resample_fid`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..sim import basis_from_lines, get_preset, simulate_lines
+from ..sim.basis import Basis
+from ..spectrum import Spectrum
+from ..types import METABOLITES
+
+
+def singlet_basis(
+    ppms: Sequence[float] = (3.03, 3.0, 3.75, 2.35, 2.01),
+    on_gain: Sequence[float] = (1.0, 1.5, 0.5, 0.7, 0.9),
+    *,
+    metabolites: Sequence[str] = METABOLITES,
+    n_points: int = 2048,
+    bw_hz: float = 2000.0,
+    larmor_mhz: float = 127.731,
+    ppm_reference: float = 3.0,
+) -> Basis:
+    """A toy basis: one unbroadened singlet per metabolite, ON = ``on_gain`` x OFF.
+
+    Not MEGA-PRESS physics - an oracle: every line has a known position, phase
+    (absorptive), area (``fid(0) = 1``) and linewidth (0 Hz), so tests and the
+    chapter can check broadening, shifts, phases, noise and SNR exactly.
+    """
+    t = np.arange(int(n_points)) / float(bw_hz)
+    fids = np.stack([np.exp(2j * np.pi * (p - ppm_reference) * larmor_mhz * t) for p in ppms])
+    dwell_s = 1 / float(bw_hz)
+    on = fids * np.asarray(on_gain, dtype=float)[:, np.newaxis]
+    return Basis(
+        tuple(metabolites)[: len(ppms)],
+        Spectrum(on, dwell_s=dwell_s, larmor_mhz=larmor_mhz, ppm_reference=ppm_reference),
+        Spectrum(fids, dwell_s=dwell_s, larmor_mhz=larmor_mhz, ppm_reference=ppm_reference),
+        lw_hz=0.0,
+        params={"source": "singlet_basis", "ppms": list(ppms), "on_gain": list(on_gain)},
+    )
+
+
+def fine_basis(
+    preset: str = "paper",
+    *,
+    bw_hz: float = 20000.0,
+    duration_s: float = 1.024,
+    grid_points: int | None = None,
+    **kwargs: Any,
+) -> Basis:
+    """A simulated basis sampled at ``bw_hz`` for ``duration_s`` (for the acquisition grids).
+
+    The simulator keeps line lists (:func:`mrs_lib.sim.simulate_lines`), so any
+    readout is exact; 20 kHz is a common multiple of 1250, 2000 and 4000 Hz, so
+    every grid of the ``full`` preset is then an exact decimation
+    (:func:`~mrs_lib.synth.grid.resample_fid`). ``grid_points`` as in
+    :func:`mrs_lib.sim.simulate_basis`; other ``kwargs`` go to ``simulate_lines``.
+    """
+    pre = get_preset(preset)
+    if grid_points is not None:
+        pre = pre.replace(grid_points=int(grid_points))
+    lines = simulate_lines(pre, **{"progress": False, **kwargs})
+    n = round(float(duration_s) * float(bw_hz))
+    return basis_from_lines(lines, pre.replace(bw_hz=float(bw_hz), n_points=n))
+
+
+__all__ = ["fine_basis", "singlet_basis"]

@@ -1,0 +1,280 @@
+"""What defines a synthetic data set: concentration priors, :class:`SynthConfig`, presets.
+
+A :class:`SynthConfig` is everything but the basis, the number of spectra and
+the seed: the concentration prior (:class:`ConcentrationPrior`: Sobol points in
+[0, 1)^d as in the paper, uniform, phantom-like or in-vivo-like), the base
+linewidth, the augmentations (:mod:`mrs_lib.synth.augment`), the acquisition
+grids and the network input (:mod:`mrs_lib.synth.inputs`). :data:`PRESETS`
+names the paper's configs (``paper``, ``paper-no-lw``) and ``full`` (every
+augmentation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.stats import qmc
+
+from ..errors import MRSDataError
+from ..types import METABOLITES, NETWORK_POINTS, NETWORK_PPM_RANGE
+from .augment import (
+    Augmentation,
+    Baseline,
+    EddyCurrent,
+    FirstOrderPhase,
+    FrequencyShift,
+    Linewidth,
+    Macromolecules,
+    MetaboliteLinewidth,
+    MetaboliteShift,
+    Noise,
+    ResidualWater,
+    ZeroOrderPhase,
+    from_dict,
+)
+from .inputs import DEFAULT_CHANNELS, check_channels
+
+PriorKind = Literal["sobol", "uniform", "phantom", "invivo"]
+
+
+# ============================================================================ concentrations
+#: Phantom-like ranges (mM), after the Swansea design (NAA 15, Cr 8, GABA 0-13.7,
+#: Glu 12, Gln 3; shared data reference/swansea_phantom_design_mM.csv).
+PHANTOM_MM: dict[str, tuple[float, float]] = {
+    "Cr": (6.0, 10.0),
+    "GABA": (0.0, 14.0),
+    "Gln": (0.0, 4.0),
+    "Glu": (0.0, 13.0),
+    "NAA": (12.0, 18.0),
+}
+#: In-vivo-like ranges (mM) for adult brain (Govindaraju et al., NMR Biomed 2000;
+#: de Graaf, In Vivo NMR Spectroscopy): tCr 6-10, GABA 1-2 (wide: 0.5-2.5), ...
+INVIVO_MM: dict[str, tuple[float, float]] = {
+    "Cr": (6.0, 10.0),
+    "GABA": (0.5, 2.5),
+    "Gln": (2.0, 6.0),
+    "Glu": (6.0, 13.0),
+    "NAA": (7.5, 17.0),
+}
+
+
+@dataclass(frozen=True)
+class ConcentrationPrior:
+    """How concentrations are drawn.
+
+    ``"sobol"``: scrambled Sobol points in [0, 1)^d (the paper; no priors or
+    ratios); ``"uniform"``: i.i.d. uniform [0, 1); ``"phantom"`` / ``"invivo"``:
+    uniform within :data:`PHANTOM_MM` / :data:`INVIVO_MM` (mM; metabolites not
+    listed get [0, 1)).
+    """
+
+    kind: PriorKind = "sobol"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sobol", "uniform", "phantom", "invivo"):
+            raise MRSDataError(
+                f"field 'kind': expected sobol, uniform, phantom or invivo, got {self.kind!r}"
+            )
+
+    def sample(
+        self, rng: np.random.Generator, n: int, metabolites: Sequence[str] = METABOLITES
+    ) -> np.ndarray:
+        d = len(metabolites)
+        if self.kind == "sobol":
+            return sobol_points(rng, n, d)
+        if self.kind == "uniform":
+            return rng.random((n, d))
+        table = PHANTOM_MM if self.kind == "phantom" else INVIVO_MM
+        lo = np.array([table.get(m, (0.0, 1.0))[0] for m in metabolites])
+        hi = np.array([table.get(m, (0.0, 1.0))[1] for m in metabolites])
+        return lo + (hi - lo) * rng.random((n, d))
+
+
+def sobol_points(rng: np.random.Generator | int, n: int, d: int, *, skip: int = 0) -> np.ndarray:
+    """``n`` scrambled Sobol points in [0, 1)^d after skipping ``skip``.
+
+    The scrambling is seeded by ``rng``.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # balance warning for n not a power of 2
+        sob = qmc.Sobol(d, scramble=True, rng=rng)
+        if skip:
+            sob.fast_forward(skip)
+        return sob.random(n)
+
+
+# ============================================================================ config
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that defines a synthetic data set except the basis, ``n`` and the seed.
+
+    Parameters
+    ----------
+    name
+        Label (a preset name or your own).
+    prior
+        Concentration prior.
+    base_lw_hz
+        Lorentzian linewidth every basis line gets before augmentation (the
+        paper: 2 Hz, applied to its unbroadened basis). A basis that already
+        carries ``lw_hz`` gets only the difference.
+    augmentations
+        Augmentation objects (:mod:`mrs_lib.synth.augment`), run by stage.
+    grids
+        Acquisition grids ``(bw_hz, n_points)`` drawn uniformly per spectrum,
+        the basis resampled to each; ``None`` = the basis's own grid.
+    channels, ppm_range, n_points
+        Network input rows and grid.
+    keep_clean
+        Also produce the noiseless copy (needed by the YAE).
+    exact
+        Use the exact chirp-z path for everything. By default (``False``) the
+        generator uses, where they apply, the fast paths ("Fast paths" in
+        :mod:`mrs_lib.synth.grid`): noise transformed at a decimated rate
+        (:class:`~mrs_lib.synth.grid.GridNoise`, covariance within
+        :data:`~mrs_lib.synth.grid.NOISE_CORR_TOL`) and, for configs whose only
+        signal augmentation is a Lorentzian
+        :class:`~mrs_lib.synth.augment.Linewidth`, clean spectra from a
+        Chebyshev expansion in the linewidth
+        (:class:`~mrs_lib.synth.plan.LorentzianExpansion`, error below
+        :data:`~mrs_lib.synth.plan.EXPANSION_TOL` of the peak).
+    """
+
+    name: str = "paper"
+    prior: ConcentrationPrior = field(default_factory=ConcentrationPrior)
+    base_lw_hz: float = 2.0
+    augmentations: tuple[Augmentation, ...] = (Linewidth(), Noise())
+    grids: tuple[tuple[float, int], ...] | None = None
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    ppm_range: tuple[float, float] = NETWORK_PPM_RANGE
+    n_points: int = NETWORK_POINTS
+    keep_clean: bool = True
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", check_channels(self.channels))
+        object.__setattr__(self, "augmentations", tuple(self.augmentations))
+        for a in self.augmentations:
+            if not isinstance(a, Augmentation):
+                raise MRSDataError(
+                    f"field 'augmentations': expected Augmentation objects, got {a!r}"
+                )
+        if sum(isinstance(a, Noise) for a in self.augmentations) > 1:
+            raise MRSDataError("field 'augmentations': at most one Noise")
+        if self.grids is not None:
+            grids = tuple((float(bw), int(n)) for bw, n in self.grids)
+            if not grids:
+                raise MRSDataError("field 'grids': expected at least one (bw_hz, n_points) or None")
+            object.__setattr__(self, "grids", grids)
+        object.__setattr__(self, "ppm_range", (float(self.ppm_range[0]), float(self.ppm_range[1])))
+
+    @property
+    def noise(self) -> Noise | None:
+        return next((a for a in self.augmentations if isinstance(a, Noise)), None)
+
+    def replace(self, **changes: Any) -> SynthConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (provenance sidecars, CLI)."""
+        return {
+            "name": self.name,
+            "prior": self.prior.kind,
+            "base_lw_hz": self.base_lw_hz,
+            "augmentations": [a.to_dict() for a in self.augmentations],
+            "grids": None if self.grids is None else [list(g) for g in self.grids],
+            "channels": list(self.channels),
+            "ppm_range": list(self.ppm_range),
+            "n_points": self.n_points,
+            "keep_clean": self.keep_clean,
+            "exact": self.exact,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SynthConfig:
+        return cls(
+            name=str(d["name"]),
+            prior=ConcentrationPrior(d.get("prior", "sobol")),
+            base_lw_hz=float(d.get("base_lw_hz", 2.0)),
+            augmentations=tuple(from_dict(a) for a in d.get("augmentations", [])),
+            grids=None if d.get("grids") is None else tuple(tuple(g) for g in d["grids"]),
+            channels=tuple(d.get("channels", DEFAULT_CHANNELS)),
+            ppm_range=tuple(d.get("ppm_range", NETWORK_PPM_RANGE)),
+            n_points=int(d.get("n_points", NETWORK_POINTS)),
+            keep_clean=bool(d.get("keep_clean", True)),
+            exact=bool(d.get("exact", False)),
+        )
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> SynthConfig:
+        """A named preset (:data:`PRESETS`), optionally with fields replaced."""
+        if name not in PRESETS:
+            raise MRSDataError(f"synthesis preset {name!r}: expected one of {sorted(PRESETS)}")
+        return PRESETS[name]().replace(**changes) if changes else PRESETS[name]()
+
+
+def _paper() -> SynthConfig:
+    """The paper: Sobol concentrations, 2 Hz basis line + Lorentzian U(0, 8) Hz.
+
+    Relative noise U(0, 0.03).
+    """
+    return SynthConfig(
+        name="paper", augmentations=(Linewidth((0.0, 8.0)), Noise("relative", (0.0, 0.03)))
+    )
+
+
+def _paper_no_lw() -> SynthConfig:
+    """The paper before linewidth augmentation: 2 Hz basis line only, relative noise."""
+    return SynthConfig(name="paper-no-lw", augmentations=(Noise("relative", (0.0, 0.03)),))
+
+
+def _full() -> SynthConfig:
+    """Every augmentation of :mod:`mrs_lib.synth.augment` with its documented ranges.
+
+    Acquisition grids 1250/2000/4000 Hz with 1024-4096 points; grids that the
+    basis cannot provide by exact decimation are skipped (listed in
+    ``Synthesizer.skipped_grids``): a 2000 Hz basis gives only the 2000 Hz
+    grids, a 20 kHz basis of >= 1.024 s gives all five.
+    """
+    return SynthConfig(
+        name="full",
+        augmentations=(
+            MetaboliteLinewidth((0.0, 2.0)),
+            MetaboliteShift((-1.0, 1.0)),
+            Macromolecules(),
+            ResidualWater(),
+            Linewidth((0.0, 8.0), (0.0, 6.0)),
+            FrequencyShift((-20.0, 20.0)),
+            ZeroOrderPhase((-90.0, 90.0)),
+            EddyCurrent(),
+            FirstOrderPhase(),
+            Baseline(),
+            Noise("relative", (0.0, 0.03)),
+        ),
+        grids=((1250.0, 1024), (2000.0, 1024), (2000.0, 2048), (4000.0, 2048), (4000.0, 4096)),
+    )
+
+
+PRESETS = {"paper": _paper, "paper-no-lw": _paper_no_lw, "full": _full}
+
+
+def as_config(config: SynthConfig | str) -> SynthConfig:
+    """``config`` itself, or the preset of that name (:meth:`SynthConfig.preset`)."""
+    return SynthConfig.preset(config) if isinstance(config, str) else config
+
+
+__all__ = [
+    "INVIVO_MM",
+    "PHANTOM_MM",
+    "PRESETS",
+    "ConcentrationPrior",
+    "PriorKind",
+    "SynthConfig",
+    "as_config",
+    "sobol_points",
+]
