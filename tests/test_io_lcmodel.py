@@ -228,7 +228,10 @@ def test_raw_fixed_width_fields_that_touch(tmp_path: Path) -> None:
     np.testing.assert_allclose(lcmodel.read_raw(path, DWELL, LARMOR).fid, [-12.345 + 0.2j, 1 - 2j])
 
 
-RAW_OK = " $SEQPAR\n hzpppm=127.731\n $END\n $NMID\n id='x'\n fmtdat='(2E15.6)'\n $END\n 1. 0.\n 0.5 0.5\n 0.2 0.1\n"
+RAW_OK = (
+    " $SEQPAR\n hzpppm=127.731\n $END\n $NMID\n id='x'\n fmtdat='(2E15.6)'\n $END\n"
+    " 1. 0.\n 0.5 0.5\n 0.2 0.1\n"
+)
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,9 @@ def test_bad_ranges_are_refused() -> None:
 
 
 def test_macromolecules_in_diff_only_with_requested_area(plan: GridPlan) -> None:
-    """Oracle: MM3co adds a Gaussian at 3.0 ppm to ON only; DIFF area (fid(0)) = level x GABA DIFF area."""
+    """Oracle: MM3co adds a Gaussian at 3.0 ppm to ON only; DIFF area (fid(0)) = level x GABA DIFF
+    area.
+    """
     st = state_for(plan, [0, 0, 0, 0, 0], n=2)
     p = {
         "mm_level": np.array([0.5, 1.0]),
@@ -107,7 +109,9 @@ def test_residual_water_sits_above_the_window(plan: GridPlan) -> None:
 
 
 def test_eddy_current_keeps_area_and_offsets_early_frequency(plan: GridPlan) -> None:
-    """Oracle: phase 2 pi df0 tau (1 - exp(-t/tau)) is 0 at t = 0 and its slope at t = 0 is 2 pi df0."""
+    """Oracle: phase 2 pi df0 tau (1 - exp(-t/tau)) is 0 at t = 0 and its slope at t = 0 is 2 pi
+    df0.
+    """
     st = state_for(plan, [0, 0, 0, 0, 1.0])
     before = st.plain_fid()
     EddyCurrent().apply(st, {"eddy_hz": np.array([4.0]), "eddy_tau_s": np.array([0.05])})
@@ -131,7 +135,9 @@ def test_first_order_phase_is_linear_in_ppm(plan: GridPlan) -> None:
 
 
 def test_baseline_level_relative_to_tallest_line(plan: GridPlan) -> None:
-    """The OFF baseline's max |.| is level x the tallest metabolite line; DIFF keeps <= diff_fraction of it."""
+    """The OFF baseline's max |.| is level x the tallest metabolite line; DIFF keeps <=
+    diff_fraction of it.
+    """
     st = state_for(plan, [1, 1, 1, 1, 1.0], n=4)
     st.transform()
     before = st.spec.copy()

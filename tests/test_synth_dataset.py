@@ -1,4 +1,6 @@
-"""Datasets: deterministic on the fly, stored compactly with provenance, `mrs synth`, TARQUIN reader."""
+"""Datasets: deterministic on the fly, stored compactly with provenance, `mrs synth`, TARQUIN
+reader.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +44,9 @@ def test_item_depends_only_on_seed_and_index(basis) -> None:
 
 
 def test_sobol_design_across_chunks(basis) -> None:
-    """Oracle: the dataset's concentrations are one scrambled Sobol sequence (balanced per dimension)."""
+    """Oracle: the dataset's concentrations are one scrambled Sobol sequence (balanced per
+    dimension).
+    """
     ds = SynthDataset(basis, 1024, seed=9)
     conc = np.concatenate([ds.chunk(c).concentrations for c in range(ds.n_chunks)])
     # 1024 Sobol points put exactly 64 points in each of 16 equal bins of every coordinate

@@ -1,4 +1,6 @@
-"""Fast synthesis paths (Chebyshev linewidth expansion, short-FFT grid noise) against the exact path."""
+"""Fast synthesis paths (Chebyshev linewidth expansion, short-FFT grid noise) against the exact
+path.
+"""
 
 from __future__ import annotations
 
@@ -105,7 +107,9 @@ def test_grid_noise_same_statistics_as_exact_path(basis) -> None:
 
 
 def test_fast_generate_agrees_with_exact(basis) -> None:
-    """Oracle: ``exact=True`` with the same seed - same draws, clean spectra within 1e-4 of the peak."""
+    """Oracle: ``exact=True`` with the same seed - same draws, clean spectra within 1e-4 of the
+    peak.
+    """
     cfg = SynthConfig.preset("paper")
     fast = generate(basis, 96, 7, cfg, workers=1)
     slow = generate(basis, 96, 7, cfg.replace(exact=True), workers=1)

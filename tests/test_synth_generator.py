@@ -169,7 +169,9 @@ def test_known_shift_and_phase_recovered(basis: Basis) -> None:
 
 
 def test_components_sum_to_total(basis: Basis) -> None:
-    """Oracle: linearity - the mixture equals the sum of single-metabolite spectra with equal parameters."""
+    """Oracle: linearity - the mixture equals the sum of single-metabolite spectra with equal
+    parameters.
+    """
     synth = Synthesizer(basis, clean_config(base_lw_hz=2.0))
     plan = synth.plans[0]
     rng = np.random.default_rng(4)
