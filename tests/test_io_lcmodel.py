@@ -285,7 +285,10 @@ def _basis(ref: float, ppms=(3.0, 5.5), n=N) -> Basis:
 
 @pytest.mark.parametrize("ref", [3.0, 4.65])
 def test_basis_singlet_lands_on_lcmodel_bin(tmp_path: Path, ref: float) -> None:
-    """argmax |block| = round((4.65 - ppm) BADELT NDATAB HZPPPM) mod NDATAB, for either reference."""
+    """argmax |block| = round((4.65 - ppm) BADELT NDATAB HZPPPM) mod NDATAB.
+
+    The same for either reference.
+    """
     path = lcmodel.write_basis(tmp_path / "s.BASIS", _basis(ref), "on", n_points=4096)
     blocks = basis_blocks(path.read_text())
     assert len(blocks) == 2 and all(b.size == 4096 for b in blocks)

@@ -69,7 +69,7 @@ def test_batches_cover_every_index_once(basis) -> None:
 
 
 def test_stored_dataset_roundtrip(basis, tmp_path) -> None:
-    """make_dataset writes what SynthDataset yields (float16), with a verified provenance sidecar."""
+    """make_dataset writes what SynthDataset yields (float16), with a verified sidecar."""
     path = tmp_path / "set.npz"
     rec = make_dataset(basis, 300, 5, "paper", path, basis_source="singlets")
     assert rec["spectra_per_s"] > 0 and artifacts.sidecar_path(path).is_file()

@@ -71,7 +71,10 @@ def test_chirp_z_matches_zoom_fft(basis: Basis) -> None:
 
 
 def test_network_input_single_and_batch(basis: Basis) -> None:
-    """A single EditedSpectra (as read from a file) and a batch give the same rows; max |OFF| = 1."""
+    """A single EditedSpectra (as read from a file) and a batch give the same rows.
+
+    Either way max |OFF| = 1.
+    """
     single = EditedSpectra(off=basis.off[4].broaden(4.0), on=basis.on[4].broaden(4.0))
     x = network_input(single, ("off:real", "on:real", "diff:real", "off:imag"))
     assert x.shape == (4, 2048) and x.dtype == np.float32
@@ -101,7 +104,9 @@ def test_resample_fid_is_exact_decimation() -> None:
 
 # ---------------------------------------------------------------------------- physics
 def test_measured_linewidth_matches_requested(basis: Basis) -> None:
-    """Oracle: a Lorentzian fit of the broadened singlet has FWHM = base + drawn width (within 5 %)."""
+    """Oracle: a Lorentzian fit of the broadened singlet has FWHM = base + drawn width
+    (within 5 %).
+    """
     cfg = clean_config(Linewidth((3.0, 9.0)), base_lw_hz=2.0)
     conc = np.tile([0, 0, 0, 0, 1.0], (6, 1))
     b = generate(basis, 6, np.random.default_rng(1), cfg, concentrations=conc, workers=1)
@@ -244,7 +249,9 @@ def test_fast_path_without_clean_equals_full_path(basis: Basis) -> None:
 
 
 def test_paper_batch_contract(basis: Basis) -> None:
-    """Shapes, dtypes, targets by sum, Sobol concentrations in [0, 1), normalisation max |OFF| = 1."""
+    """Shapes, dtypes, targets by sum, Sobol concentrations in [0, 1), normalisation max
+    |OFF| = 1.
+    """
     b = generate(basis, 256, 0, "paper")
     assert b.x.shape == (256, 2, 2048) and b.x.dtype == np.float32
     assert b.clean is not None and b.clean.shape == b.x.shape
