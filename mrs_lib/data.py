@@ -29,6 +29,52 @@ _ISBI_URL = (
     f"https://raw.githubusercontent.com/julianmer/ISBI-Edited-MRS-Challenge/{_ISBI_COMMIT}/basis/"
 )
 _SUSPECT_URL = "https://github.com/openmrslab/suspect/raw/82993a0e/tests/test_data/"
+_LCMODEL_COMMIT = "c9d95ff9b1fd2e7e8b256088ba1f5cf4df5fb207"
+_LCMODEL_URL = f"https://raw.githubusercontent.com/schorschinho/LCModel/{_LCMODEL_COMMIT}/"
+# (path in the LCModel repository, sha256, what it is): `make lcmodel` builds and checks with them
+_LCMODEL_FILES: tuple[tuple[str, str, str], ...] = (
+    (
+        "LICENSE.md",
+        "b04f876f773a2b50d7cace86e3f7713b1d3ddb9cbe3e5a602479096da8131cd9",
+        "licence (BSD-3-Clause)",
+    ),
+    (
+        "source/LCModel.f",
+        "c4821f706778dc9bf2cc192ff2469663bc3881c43c611ae1bcabad7030f6f092",
+        "Fortran 77 source",
+    ),
+    *(
+        (f"source/{inc}", sha, f"Fortran include file {inc}")
+        for inc, sha in (
+            ("lcmodel.inc", "f6ed96762fd74325b6a4602a468d22c81059a37da8109026cc948ad54a5a46f1"),
+            ("lipid-1.inc", "f2fd9b53d1a80ce0b8ca0f6f9e3224072b4257b23e09f03df2d2b1161ff5a26f"),
+            ("liver-1.inc", "e4c26a2e73c79ae1d66ea38df26ae7232e77466b05bfb12ec3c1244fb29a9cfd"),
+            ("muscle-1.inc", "298213282e76b8a9e87b4cab7b00118810e820ef1b0c66315776a1aa9979803e"),
+            ("nml_lcmodel.inc", "ce5fdd9878aec7d78bb04fb601c5c830ca0ffb6ea588da7eabbe28f3210cad68"),
+            ("nml_lcmodl.inc", "a39628625536831a038be394a3ca690b826b33482bd7293b5d983c6c2fee4e9c"),
+        )
+    ),
+    (
+        "test_lcm/3t.basis",
+        "bdad9e7fbf607c39d269a03e6f16a0f726f47553f3b76006f65633f643c36671",
+        "test case: 3 T PRESS basis set",
+    ),
+    (
+        "test_lcm/control.file",
+        "ee1547fe2d46116aff671652aba39d41e13c89266a3a8435c748774104627184",
+        "test case: control file",
+    ),
+    (
+        "test_lcm/data.raw",
+        "b5c55a2b43249a15a2eb19620833e631ba3986d463006dd0e2ff792eddfec560",
+        "test case: in vivo 3 T spectrum (.RAW)",
+    ),
+    (
+        "test_lcm/out_ref_build.ps",
+        "fd2fa78a73e9afca08605541957d042dd6e4e289a4137291a539d16caf190215",
+        "test case: PostScript output of the reference build (its concentration table)",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +142,17 @@ _ENTRIES: tuple[DataFile, ...] = (
             ("CSV", "ba7bb76aaa5eec561bfa87c3f693159b93f68dd1a7909088688e22b3c6ae9f03"),
             ("TABLE", "ecacf57842c1e6cc64397f383f0d9f5f09467febc47ac101c0968d8ab477192d"),
         )
+    ),
+    *(
+        DataFile(
+            name=f"lcmodel-source/{path}",
+            relpath=f"external/lcmodel-source/{path}",
+            sha256=sha,
+            url=_LCMODEL_URL + path,
+            licence="BSD-3-Clause",
+            description=f"LCModel 6.3 (S. W. Provencher) {what}",
+        )
+        for path, sha, what in _LCMODEL_FILES
     ),
     DataFile(
         name="swansea_phantom_design_mM.csv",

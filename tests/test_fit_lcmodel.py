@@ -82,6 +82,7 @@ def fake_lcmodel(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_LCMODEL_FATAL", str(tmp_path / "fatal.table"))
     monkeypatch.setenv("PATH", str(bindir) + os.pathsep + os.environ.get("PATH", ""))
     monkeypatch.delenv("LCMODEL", raising=False)
+    monkeypatch.setenv("MRS_CACHE_DIR", str(tmp_path / "cache"))  # no built binary in the way
     return exe
 
 
@@ -94,9 +95,11 @@ def test_missing_binary_explains_how_to_install(tmp_path, monkeypatch):
     """No binary: a clear MRSError with the gfortran build recipe."""
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("LCMODEL", raising=False)
+    monkeypatch.setenv("MRS_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(MRSError, match="gfortran") as info:
         adapter.find_lcmodel()
     assert "github.com/schorschinho/LCModel" in str(info.value)
+    assert "make lcmodel" in str(info.value) and "mrs lcmodel build" in str(info.value)
     assert not adapter.lcmodel_available()
     monkeypatch.setenv("LCMODEL", str(tmp_path / "nowhere" / "lcmodel"))
     with pytest.raises(MRSError, match="not an executable"):
@@ -106,6 +109,30 @@ def test_missing_binary_explains_how_to_install(tmp_path, monkeypatch):
 def test_env_var_takes_precedence(fake_lcmodel, monkeypatch):
     monkeypatch.setenv("LCMODEL", str(fake_lcmodel))
     assert adapter.find_lcmodel() == str(fake_lcmodel)
+
+
+def test_search_order_explicit_env_cache_path(fake_lcmodel, tmp_path, monkeypatch):
+    """binary= / --lcmodel, then $LCMODEL, then the cache (make lcmodel), then PATH."""
+    from mrs_lib.fit import lcmodel_build
+
+    def executable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fake_lcmodel.read_text())
+        path.chmod(0o755)
+        return str(path)
+
+    assert adapter.find_lcmodel() == str(fake_lcmodel)  # only PATH has one
+    cached = lcmodel_build.cached_binary()
+    assert cached.is_relative_to(tmp_path / "cache")
+    assert executable(cached) == adapter.find_lcmodel()  # the cache beats PATH
+    env = executable(tmp_path / "env" / "lcmodel")
+    monkeypatch.setenv("LCMODEL", env)
+    assert adapter.find_lcmodel() == env  # $LCMODEL beats the cache
+    explicit = executable(tmp_path / "explicit" / "lcmodel")
+    assert adapter.find_lcmodel(explicit) == explicit  # binary= beats everything
+    cached.chmod(0o644)
+    monkeypatch.delenv("LCMODEL")
+    assert adapter.find_lcmodel() == str(fake_lcmodel)  # a non-executable cache entry is skipped
 
 
 def test_good_run_parsed_in_basis_order(fake_lcmodel, basis, tmp_path):
@@ -120,13 +147,16 @@ def test_good_run_parsed_in_basis_order(fake_lcmodel, basis, tmp_path):
 
 
 def test_written_files_round_trip(fake_lcmodel, basis, tmp_path):
-    """The .RAW and .BASIS the adapter writes read back (io readers) to the same spectra; NSIMUL=0."""
+    """The .RAW and .BASIS the adapter writes read back (io readers) to the same spectra.
+
+    The control file sets NSIMUL=0.
+    """
     spectra = basis.mix([1.0, 0.3, 0.4, 0.8, 1.2])
     wd = tmp_path / "run"
     adapter.run_lcmodel(spectra.diff, basis, workdir=wd)
     raw = io.read_raw(wd / "mrs.RAW", spectra.off.dwell_s, spectra.off.larmor_mhz)
     assert np.allclose(raw.fid, spectra.diff.fid, atol=1e-5 * np.abs(spectra.diff.fid).max())
-    bas = io.read_basis(wd / "mrs.BASIS")
+    bas = io.read_basis(wd / "mrs.BASIS", norm="ortho")  # LCModel's absolute unit
     assert bas.metabolites == basis.metabolites
     ref = basis.diff
     assert np.allclose(bas.spectra.fid, ref.fid, atol=1e-4 * np.abs(ref.fid).max())

@@ -36,7 +36,9 @@ def _fit(p: argparse.ArgumentParser):
         help="lcm: which sub-spectra to fit (default: OFF for all, DIFF for GABA)",
     )
     p.add_argument(
-        "--lcmodel", default=None, help="lcmodel: the binary (default: $LCMODEL, then PATH)"
+        "--lcmodel",
+        default=None,
+        help="lcmodel: the binary (default: $LCMODEL, then the cache of 'make lcmodel', then PATH)",
     )
     p.add_argument("--normalise", action="store_true", help="print max-normalised concentrations")
 

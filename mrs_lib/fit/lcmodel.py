@@ -1,8 +1,10 @@
 """Run the external LCModel binary on a spectrum (chapter 6 of the book).
 
 LCModel (Provencher, MRM 1993;30:672; BSD-3, Fortran) is on no package
-registry. When an ``lcmodel`` executable is on ``PATH`` or named by the
-``LCMODEL`` environment variable, :func:`run_lcmodel` writes the ``.RAW``,
+registry: ``make lcmodel`` (``mrs lcmodel build``, :mod:`mrs_lib.fit.lcmodel_build`)
+compiles it from its registered source with gfortran into the project's cache.
+:func:`find_lcmodel` looks for the binary given explicitly, then at ``$LCMODEL``,
+then in that cache, then for ``lcmodel`` on ``PATH``. :func:`run_lcmodel` writes the ``.RAW``,
 ``.BASIS`` and control files with :mod:`mrs_lib.io.lcmodel`, runs it (the
 control namelist on standard input), parses the ``.table`` (and ``.COORD``
 when written) and raises :class:`~mrs_lib.errors.LCModelFatalError` on a
@@ -28,25 +30,25 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MRSError
+from ..errors import LCModelFatalError, MRSError
+from ..io import lcmodel as io
 from ..sim.basis import Basis
 from ..spectrum import Spectrum
 from ..types import EditState
+from .lcmodel_build import cached_binary
 
 #: Environment variable naming the binary (takes precedence over PATH).
 ENV_VAR = "LCMODEL"
 
 INSTALL_NOTE = """\
-No LCModel binary found (looked at $LCMODEL, then for 'lcmodel' on PATH).
+No LCModel binary found (looked at $LCMODEL, in the project's cache, then for 'lcmodel' on PATH).
 LCModel is open source (BSD-3, Fortran 77; github.com/schorschinho/LCModel) but on no
-package registry. Build it with gfortran (Debian/Ubuntu: apt-get install gfortran;
-macOS: brew install gcc), as that repository's Makefile does:
-    git clone https://github.com/schorschinho/LCModel && cd LCModel
-    gfortran -c -fno-backslash -fno-f2c -O3 -fall-intrinsics -std=legacy \\
-        -Wuninitialized -ffpe-summary=none source/LCModel.f
-    gfortran LCModel.o -o lcmodel
-    (cd test_lcm && ../lcmodel < control.file)   # writes out.ps; compare with out_ref_build.ps
-then put the executable on PATH or point LCMODEL at it:  export LCMODEL=$PWD/lcmodel
+package registry. Build it from the registered source with gfortran (Debian/Ubuntu:
+apt-get install gfortran; macOS: brew install gcc):
+    make lcmodel            # in a clone of this project, or:
+    mrs lcmodel build       # compiles into the cache, checks it against LCModel's test case
+    mrs lcmodel path        # where the adapter finds it
+or point LCMODEL at an executable you built yourself:  export LCMODEL=/path/to/lcmodel
 The library's own LCModel-style fitter (mrs_lib.fit.lcm, method 'lcm') needs no binary."""
 
 #: Control keys per fitted sub-spectrum (lcmodel.md); callers may override any.
@@ -58,20 +60,33 @@ MODE_KEYS: dict[str, dict[str, Any]] = {
 
 
 def find_lcmodel(binary: str | os.PathLike[str] | None = None) -> str:
-    """Path of the LCModel executable: ``binary``, else ``$LCMODEL``, else ``lcmodel`` on PATH.
+    """Path of the LCModel executable.
 
-    Raises :class:`MRSError` with :data:`INSTALL_NOTE` when none is executable.
+    Looks, in order, at ``binary``, ``$LCMODEL``, the project's cache (where
+    ``make lcmodel`` / ``mrs lcmodel build`` put it:
+    :func:`~mrs_lib.fit.lcmodel_build.cached_binary`) and ``lcmodel`` on
+    ``PATH``. A ``binary`` or ``$LCMODEL`` that is not executable is an error
+    (no silent fallback). Raises :class:`MRSError` with :data:`INSTALL_NOTE`
+    when none is found.
     """
-    candidates = [binary] if binary is not None else [os.environ.get(ENV_VAR), "lcmodel"]
-    for cand in candidates:
+    explicit = [(binary, "binary")] if binary is not None else []
+    env = os.environ.get(ENV_VAR)
+    for cand, what in [*explicit, (env, f"${ENV_VAR}")]:
         if not cand:
             continue
-        cand = os.fspath(cand)
-        found = shutil.which(cand)
+        found = shutil.which(os.fspath(cand))
         if found:
             return found
-        if binary is not None or cand == os.environ.get(ENV_VAR):
-            raise MRSError(f"LCModel binary {cand!r} is not an executable file.\n{INSTALL_NOTE}")
+        raise MRSError(
+            f"LCModel binary {os.fspath(cand)!r} ({what}) is not an executable file.\n"
+            + INSTALL_NOTE
+        )
+    cached = cached_binary()
+    if cached.is_file() and os.access(cached, os.X_OK):
+        return str(cached)
+    found = shutil.which("lcmodel")
+    if found:
+        return found
     raise MRSError(INSTALL_NOTE)
 
 
@@ -89,7 +104,7 @@ class LCModelResult:
     """Concentrations from one LCModel run, in the basis's metabolite order.
 
     ``concentrations``/``sd_percent`` are NaN for a metabolite missing from
-    the table. ``table`` is the parsed :class:`~mrs_lib.io.lcmodel.LCModelTable`,
+    the table. ``table`` is the parsed :class:`~mrs_lib.io.lcmodel.outputs.LCModelTable`,
     ``coord`` the parsed ``.COORD`` (``None`` when not written), ``workdir``
     where the files are (``None`` once a temporary folder is removed).
     """
@@ -101,6 +116,11 @@ class LCModelResult:
     coord: Any
     workdir: Path | None
     stdout: str
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The WARNING lines of LCModel's ``$$DIAG`` block (FATAL ones raise instead)."""
+        return tuple(d for d in self.table.diagnostics if "warning" in d.lower())
 
 
 def write_inputs(
@@ -116,12 +136,13 @@ def write_inputs(
     Returns the control file's path. ``control`` keys override the defaults
     (:data:`MODE_KEYS`, ``NSIMUL=0``, output files ``<name>.table``/``.coord``/``.ps``).
     """
-    from ..io import lcmodel as io
-
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     raw = io.write_raw(wd / f"{name}.RAW", spectrum.replace(edit=mode))
-    bas = io.write_basis(wd / f"{name}.BASIS", basis, mode)
+    # norm="ortho": LCModel then reports concentrations in the basis's own units (a spectrum
+    # sum_j c_j basis_j comes back as c_j, checked against the real binary); "backward" would
+    # scale them by 1/sqrt(NDATAB).
+    bas = io.write_basis(wd / f"{name}.BASIS", basis, mode, norm="ortho")
     keys: dict[str, Any] = {
         "title": f"mrs_lib {mode} fit",
         "filraw": str(raw),
@@ -160,8 +181,6 @@ def run_lcmodel(
     :class:`LCModelFatalError` on FATAL diagnostics and :class:`MRSError`
     when the binary is missing, fails or writes no table.
     """
-    from ..io import lcmodel as io
-
     exe = find_lcmodel(binary)
     m: EditState = mode or spectrum.edit or "off"
     if spectrum.batch_shape:
@@ -186,6 +205,12 @@ def run_lcmodel(
         out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
         table_path = wd / "mrs.table"
         if not table_path.is_file():
+            fatal = [ln.strip() for ln in out.splitlines() if "FATAL" in ln.upper()]
+            if fatal:  # LCModel stopped before it could write the table; it says so on stdout
+                raise LCModelFatalError(
+                    f"LCModel ({exe}) reported a FATAL error before writing its table: "
+                    f"{fatal[0]}; its output ends:\n{out[-2000:]}"
+                )
             raise MRSError(
                 f"LCModel ({exe}) exited with status {proc.returncode} and wrote no table "
                 f"({table_path}); its output ends:\n{out[-2000:]}"

@@ -119,6 +119,11 @@ def _raise_on_fatal(
     return tuple(d.strip() for d in diag if d.strip())
 
 
+# LCModel writes each row as (conc, %SD, ratio, flag, name) with no blank between the ratio and
+# the one-character flag: ' ', or '+'/'-' when the ratio lies outside its prior (CHRATO).
+_RATIO_FLAG_NAME = re.compile(r"^((?:\d+\.?\d*|\.\d+)(?:[EeDd][+-]?\d+)?)[+-](\S+)$")
+
+
 def _parse_conc(
     lines: Sequence[str], start: int, count: int, path: Path
 ) -> tuple[dict[str, Concentration], str | None]:
@@ -144,6 +149,9 @@ def _parse_conc(
         line = lines[j]
         tokens = line.split()
         want = 4 if has_ratio else 3
+        glued = _RATIO_FLAG_NAME.match(tokens[-1]) if has_ratio and len(tokens) == 3 else None
+        if glued:  # '2.365+GABA': the ratio is outside LCModel's prior (CHRATO), flagged +/-
+            tokens = [*tokens[:2], glued.group(1), glued.group(2)]
         if len(tokens) != want or not tokens[1].endswith("%"):
             raise MRSFormatError(
                 path,
