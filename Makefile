@@ -16,7 +16,7 @@ endif
 BOOK_TIMEOUT ?= 5400
 JOBS ?= 2
 
-.PHONY: help venv test lint unit notebooks book check-browser lab clean lcmodel
+.PHONY: help venv test lint unit notebooks book check-browser lab clean lcmodel mutations
 
 help:
 	@echo "make book           build the executed book into _build/html (MRS_SCALE=$(MRS_SCALE))"
@@ -24,6 +24,7 @@ help:
 	@echo "make lab            JupyterLab on the book"
 	@echo "make check-browser  headless-Chromium check of widgets in the built book"
 	@echo "make lcmodel        build the real LCModel 6.3 (gfortran) into the cache and check it"
+	@echo "make mutations      plant known bugs in a copy of the library: their tests must fail"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,8 @@ NBMAKE = $(if $(CHAPTERS),MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) --nb
 notebooks: $(STAMP)
 	$(NBMAKE)
 
+# -m "not browser" keeps the slow tests: the 1,000-example reader fuzz
+# (tests/test_fuzz_readers.py, about 1 min of CPU) runs here and in .ci/run.
 test: lint
 	MRS_SCALE=tiny $(BIN)/python -m pytest -n $(JOBS) -m "not browser" tests
 	$(NBMAKE)
@@ -58,8 +61,10 @@ test: lint
 # interactive in the static pages (book/_ext/offline_widgets.py sets it for any build too).
 # --all: Sphinx would otherwise skip unchanged sources and keep pages executed at another
 # MRS_SCALE (jupyter-cache and Sphinx key on the source, not on the environment).
+# -n -W: nitpicky, and every warning is an error, so a cross-reference that does not
+# resolve (a {func} role in a chapter, a :class: in a docstring) fails the build.
 book: $(STAMP)
-	MRS_SCALE=$(MRS_SCALE) MRS_STATIC_WIDGETS=1 timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . --all -W --keep-going
+	MRS_SCALE=$(MRS_SCALE) MRS_STATIC_WIDGETS=1 timeout $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . --all -n -W --keep-going
 
 # The intro page (book/intro.md) holds a teaching widget; pages keep their book/ subfolder.
 BROWSER_PAGE ?= _build/html/book/intro.html
@@ -74,7 +79,17 @@ check-browser: $(STAMP)
 lcmodel: $(STAMP)
 	$(BIN)/mrs lcmodel build $(if $(FORCE),--force,)
 
+# jupytext opens book/intro.md (a MyST text notebook) as a notebook; the setting below,
+# written into the venv's own Jupyter config, makes that the default on a double click.
+LAB_VIEWERS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
+# Mutation check (tests/mutations.py): each bug once found passing the suite (issue 14) is
+# planted in a temporary copy of the library and its tests must fail there. About 3 minutes
+# (one pytest process per mutation), so it runs from .ci/run rather than inside `make test`.
+mutations: $(STAMP)
+	MRS_SCALE=tiny $(BIN)/python tests/mutations.py
+
 lab: $(STAMP)
+	$(BIN)/jupytext-config --settings-file $(LAB_VIEWERS) set-default-viewer markdown myst >/dev/null
 	$(BIN)/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:

@@ -11,7 +11,7 @@ chapter 6 of the book loops over methods::
 Concentrations are in each method's own units (basis units for the fitters,
 sum-normalised fractions for the networks, basis-calibrated areas for the
 Gannet-style fit); compare them through the max-normalised metric of the
-paper (:func:`mrs_lib.metrics.max_normalise`, method.md) or as ratios to Cr.
+paper (:func:`mrs_lib.metrics.max_normalise`, :ref:`method-metric`) or as ratios to Cr.
 A method that does not report a metabolite puts NaN in its column.
 """
 
@@ -24,8 +24,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._zip import savez
 from .errors import MRSDataError, MRSError
 from .fit.lcm import LCMFitter, combine_edited
+from .plausibility import require_signal
 from .sim.basis import Basis
 from .spectrum import EditedSpectra
 from .types import METABOLITES, MODEL_NAMES
@@ -179,6 +181,7 @@ class LCMQuantifier:
         self._fitters = {m: LCMFitter(basis, m, **config) for m in modes}  # type: ignore[arg-type]
 
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
+        require_signal({"off": spectra.off.fid, "on": spectra.on.fid}, self.name)
         t0 = time.perf_counter()
         conc, sd, diag_rows, fits = [], [], [], []
         for acq in iter_acquisitions(spectra):
@@ -248,6 +251,7 @@ class GannetQuantifier:
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
         from .fit.gannet import fit_gannet
 
+        require_signal({"off": spectra.off.fid, "on": spectra.on.fid}, self.name)
         t0 = time.perf_counter()
         rows: list[np.ndarray] = []
         diag: dict[str, list[float]] = {
@@ -274,8 +278,14 @@ class LCModelQuantifier:
     """The external ``lcmodel`` binary (:mod:`mrs_lib.fit.lcmodel`) as a quantifier.
 
     Same strategy as :class:`LCMQuantifier`: the OFF spectrum for every
-    metabolite, the DIFF ('mega-press-3') for ``from_diff``. Raises
-    :class:`~mrs_lib.errors.MRSError` with installation notes when no binary is found.
+    metabolite, the DIFF ('mega-press-3') for ``from_diff``. Concentrations are
+    in basis units (the weights of the basis spectra that make up the data: the
+    adapter writes an orthonormally scaled ``.BASIS``). Spectra run in parallel,
+    ``workers`` LCModel processes at a time (default: the CPU count), each in its own
+    working folder (``workdir/<index>-off``, ``workdir/<index>-diff`` when ``workdir``
+    is given and kept, temporary ones otherwise); results are in input order and
+    equal the serial ones. Raises :class:`~mrs_lib.errors.MRSError` with
+    installation notes when no binary is found.
     """
 
     def __init__(
@@ -284,6 +294,7 @@ class LCModelQuantifier:
         binary: str | None = None,
         from_diff: Sequence[str] = ("GABA",),
         workdir: str | None = None,
+        workers: int | None = None,
         **control: Any,
     ) -> None:
         from .fit.lcmodel import find_lcmodel
@@ -293,27 +304,31 @@ class LCModelQuantifier:
         self.binary = find_lcmodel(binary)
         self.from_diff = tuple(m for m in from_diff if m in basis.metabolites)
         self.workdir = workdir
+        self.workers = workers
         self.control = control
 
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
-        from .fit.lcmodel import run_lcmodel
+        from pathlib import Path
 
+        from .fit.lcmodel import run_lcmodel_batch
+
+        require_signal({"off": spectra.off.fid, "on": spectra.on.fid}, self.name)
         t0 = time.perf_counter()
+        acqs = list(iter_acquisitions(spectra))
+        wd = None if self.workdir is None else Path(self.workdir)
+        runs = run_lcmodel_batch(
+            [a[m] for a in acqs for m in ("off", "diff")],
+            self.basis,
+            ["off", "diff"] * len(acqs),
+            binary=self.binary,
+            workdirs=[wd and wd / f"{i}-{m}" for i in range(len(acqs)) for m in ("off", "diff")],
+            workers=self.workers,
+            **self.control,
+        )
         conc: list[np.ndarray] = []
         sd: list[np.ndarray] = []
         diag: dict[str, list[Any]] = {"off_fwhm_ppm": [], "off_snr": [], "diff_fwhm_ppm": []}
-        for acq in iter_acquisitions(spectra):
-            off = run_lcmodel(
-                acq.off, self.basis, "off", binary=self.binary, workdir=self.workdir, **self.control
-            )
-            dif = run_lcmodel(
-                acq.diff,
-                self.basis,
-                "diff",
-                binary=self.binary,
-                workdir=self.workdir,
-                **self.control,
-            )
+        for off, dif in zip(runs[0::2], runs[1::2], strict=True):
             c, s = off.concentrations.copy(), off.sd_percent.copy()
             for m in self.from_diff:
                 i = self.basis.metabolites.index(m)
@@ -325,8 +340,8 @@ class LCModelQuantifier:
             diag["diff_fwhm_ppm"].append(dif.table.fwhm_ppm)
         return QuantResult(
             self.basis.metabolites,
-            np.array(conc),
-            np.array(sd),
+            np.array(conc).reshape(len(conc), len(self.basis)),
+            np.array(sd).reshape(len(sd), len(self.basis)),
             diag,
             self.name,
             time.perf_counter() - t0,
@@ -376,6 +391,7 @@ class NetworkQuantifier:
     def quantify(self, spectra: EditedSpectra) -> QuantResult:
         from .train import predict
 
+        require_signal({"off": spectra.off.fid, "on": spectra.on.fid}, self.name)
         t0 = time.perf_counter()
         pred = predict(self.model, self.inputs(spectra))
         return QuantResult(
@@ -415,7 +431,7 @@ def paper_test_set(
     lw_range_hz: tuple[float, float] = (2.0, 8.0),
     sigma_range: tuple[float, float] = (0.0, 0.03),
 ) -> TestSet:
-    """Simulated MEGA-PRESS test spectra as the paper makes them (method.md, "Data synthesis").
+    """Simulated MEGA-PRESS test spectra as the paper makes them (:ref:`method-synthesis`).
 
     Concentrations uniform in [0, 1)^n_met; one total Lorentzian linewidth per
     spectrum uniform in ``lw_range_hz`` (the basis's own ``lw_hz`` counts
@@ -466,15 +482,17 @@ def save_spectra_npz(
         }
     te = spectra.off.te_ms
     with path.open("wb") as fh:
-        np.savez(
+        savez(  # byte-reproducible (fixed zip timestamps)
             fh,
-            fid_off=spectra.off.fid,
-            fid_on=spectra.on.fid,
-            dwell_s=spectra.off.dwell_s,
-            larmor_mhz=spectra.off.larmor_mhz,
-            ppm_reference=spectra.off.ppm_reference,
-            te_ms=np.nan if te is None else te,
-            **extra,
+            {
+                "fid_off": spectra.off.fid,
+                "fid_on": spectra.on.fid,
+                "dwell_s": spectra.off.dwell_s,
+                "larmor_mhz": spectra.off.larmor_mhz,
+                "ppm_reference": spectra.off.ppm_reference,
+                "te_ms": np.nan if te is None else te,
+                **extra,
+            },
         )
     return path
 
@@ -482,23 +500,20 @@ def save_spectra_npz(
 def read_spectra(path: str | Any) -> tuple[EditedSpectra, np.ndarray | None]:
     """Edited spectra from a NIfTI-MRS file (with ``DIM_EDIT``) or a :func:`save_spectra_npz` file.
 
-    Returns ``(spectra, true concentrations or None)``.
+    Returns ``(spectra, true concentrations or None)``. Every field of a ``.npz``
+    is checked (``mrs_lib._npz.read_edited``); a bad one raises
+    :class:`~mrs_lib.errors.MRSFormatError` naming it.
     """
     from pathlib import Path
 
-    from ._npz import open_npz, spectrum_header
+    from ._npz import read_edited
     from .errors import MRSFormatError
     from .spectrum import Spectrum
 
     p = Path(path)
     if p.suffix == ".npz":
-        with open_npz(p, ("fid_off", "fid_on", "dwell_s", "larmor_mhz"), "edited-spectra") as npz:
-            common = spectrum_header(npz)
-            spectra = EditedSpectra(
-                off=Spectrum(npz["fid_off"], **common), on=Spectrum(npz["fid_on"], **common)
-            )
-            truth = np.asarray(npz["concentrations"]) if "concentrations" in npz.files else None
-        return spectra, truth
+        off, on, common, truth = read_edited(p)
+        return EditedSpectra(off=Spectrum(off, **common), on=Spectrum(on, **common)), truth
     from .io import nifti
 
     loaded = nifti.load(p)

@@ -35,3 +35,19 @@ def data_file() -> Callable[[str], Path]:
 def rng() -> np.random.Generator:
     """A seeded generator: every random test is reproducible."""
     return np.random.default_rng(20260224)
+
+
+@pytest.fixture
+def isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Empty ``$MRS_CACHE_DIR`` and ``$MRS_ARTIFACTS_DIR`` (under one temporary folder).
+
+    For tests that run ``mrs`` commands: they then neither read nor write the user's own
+    cache (simulated line lists, downloaded files, artifacts, the LCModel build); names of
+    shipped artifacts still resolve to ``mrs_lib/assets``.
+    """
+    root = tmp_path_factory.mktemp("isolated")
+    monkeypatch.setenv("MRS_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("MRS_ARTIFACTS_DIR", str(root / "artifacts"))
+    return root

@@ -13,6 +13,8 @@ from mrs_lib.io import lcmodel, nifti
 from mrs_lib.sim.basis import Basis
 from mrs_lib.spectrum import EditedSpectra, Spectrum
 
+pytestmark = pytest.mark.usefixtures("isolated_dirs")  # not the user's own cache
+
 DWELL, LARMOR = 5e-4, 127.731
 
 

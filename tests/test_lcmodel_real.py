@@ -232,6 +232,8 @@ def test_fit_recovers_concentrations(lcmodel_binary: str, basis: Basis, spectra,
 
 
 def test_quantifier_takes_gaba_from_the_diff(lcmodel_binary: str, basis: Basis, spectra) -> None:
+    """Oracle: an acquisition whose OFF holds GABA 0.25 and whose DIFF holds the edited signal
+    of GABA 0.6 (ON = OFF + that DIFF): GABA comes from the DIFF fit, the rest from the OFF."""
     from mrs_lib.quantify import get_quantifier
     from mrs_lib.spectrum import EditedSpectra
 
@@ -241,6 +243,41 @@ def test_quantifier_takes_gaba_from_the_diff(lcmodel_binary: str, basis: Basis, 
     got = dict(zip(result.metabolites, result.concentrations[0], strict=True))
     for m, want in TRUTH.items():
         assert got[m] == pytest.approx(want, rel=0.03), m
+    edited = {**TRUTH, "GABA": 0.6}
+    diff = basis.broaden(1.0).mix(list(edited.values())).diff
+    split = EditedSpectra(off=spectra["off"], on=(spectra["off"] + diff).replace(edit="on"))
+    got = dict(zip(result.metabolites, q.quantify(split).concentrations[0], strict=True))
+    for m, want in {**TRUTH, "GABA": edited["GABA"]}.items():
+        assert got[m] == pytest.approx(want, rel=0.03), m
+
+
+@pytest.mark.usefixtures("isolated_dirs")
+def test_units_are_the_mixing_weights_in_mrs_fit(
+    lcmodel_binary: str, basis: Basis, spectra, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mrs fit --method lcmodel`` prints the weights of the basis spectra (the .BASIS is
+    written with norm='ortho'), labelled so; doubling the data doubles them."""
+    from mrs_lib import cli, quantify
+    from mrs_lib.spectrum import EditedSpectra
+
+    acq = EditedSpectra(off=spectra["off"], on=spectra["on"])
+    basis.save_npz(tmp_path / "basis.npz")
+    for k in (1.0, 2.0):
+        quantify.save_spectra_npz(
+            tmp_path / f"x{k:g}.npz", acq.map(lambda s, k=k: s.replace(fid=k * s.fid))
+        )
+    code = cli.main(
+        ["fit", "--method", "lcmodel", "--lcmodel", lcmodel_binary, "--basis",
+         str(tmp_path / "basis.npz"), str(tmp_path / "x1.npz"), str(tmp_path / "x2.npz")]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "basis units (the weight of each basis spectrum in the data)" in out
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith(str(tmp_path))]
+    assert len(rows) == 2
+    for k, row in zip((1.0, 2.0), rows, strict=True):
+        values = [float(v) for v in row[1::2]]  # "conc (sd%)" cells
+        assert values == pytest.approx([k * v for v in TRUTH.values()], rel=0.03), row
 
 
 # ------------------------------------------------------------------ errors and clean-up
@@ -328,3 +365,37 @@ def test_workdir_is_kept_when_given(lcmodel_binary: str, basis: Basis, spectra, 
     assert res.workdir == wd
     names = {p.name for p in wd.iterdir()}
     assert {"mrs.RAW", "mrs.BASIS", "mrs.control", "mrs.table", "mrs.coord", "mrs.ps"} <= names
+
+
+def test_deep_workdir_and_no_stale_table(lcmodel_binary: str, basis: Basis, spectra, tmp_path):
+    """A working folder deeper than LCModel's 255-character file names: every output lands in
+    it. A later run there that stops before its table (empty FILPS: FATAL MYCONT) raises; it
+    never returns the earlier run's table."""
+    deep = tmp_path.joinpath(*[f"folder_with_a_long_name_number_{i:02d}" for i in range(9)])
+    assert len(str(deep / "mrs.coord")) > 300
+    res = adapter.run_lcmodel(spectra["diff"], basis, "diff", binary=lcmodel_binary, workdir=deep)
+    assert res.concentrations[basis.index("GABA")] == pytest.approx(TRUTH["GABA"], rel=0.03)
+    names = {p.name for p in deep.iterdir()}
+    assert {"mrs.table", "mrs.coord", "mrs.ps"} <= names
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and deep not in p.parents]
+    assert outside == []
+    with pytest.raises(LCModelFatalError, match="MYCONT"):
+        adapter.run_lcmodel(
+            spectra["diff"], basis, "diff", binary=lcmodel_binary, workdir=deep, filps=""
+        )
+    assert not (deep / "mrs.table").exists()
+
+
+def test_parallel_quantifier_equals_serial(lcmodel_binary: str, basis: Basis) -> None:
+    """Two acquisitions fitted by two LCModel processes at a time: the same numbers, in the
+    same order, as one at a time."""
+    from mrs_lib.quantify import LCModelQuantifier
+
+    rng = np.random.default_rng(5)
+    conc = rng.uniform(0.3, 1.5, size=(2, len(basis)))
+    spectra = basis.broaden(1.0).mix(conc)
+    serial = LCModelQuantifier(basis, binary=lcmodel_binary, workers=1).quantify(spectra)
+    parallel = LCModelQuantifier(basis, binary=lcmodel_binary, workers=2).quantify(spectra)
+    np.testing.assert_array_equal(parallel.concentrations, serial.concentrations)
+    np.testing.assert_array_equal(parallel.uncertainty, serial.uncertainty)
+    np.testing.assert_allclose(serial.concentrations, conc, rtol=0.03)

@@ -96,8 +96,11 @@ def test_gannet_quantifier_calibrated_on_the_basis(basis):
 def test_network_quantifier_runs_an_untrained_model(basis, spectra):
     """A network (untrained, tiny) takes the same EditedSpectra and returns [n, 5]."""
     pytest.importorskip("torch")
+    import torch
+
     from mrs_lib.models import build_model
 
+    torch.manual_seed(0)  # the untrained weights
     model = build_model("cnn", "tiny")
     q = NetworkQuantifier(model, name="cnn-tiny")
     assert q.inputs(spectra).shape == (2, 2, 2048)
@@ -138,6 +141,7 @@ def test_paper_test_set_and_npz_round_trip(basis, tmp_path):
         read_spectra(tmp_path / "junk.npz")
 
 
+@pytest.mark.usefixtures("isolated_dirs")
 def test_cli_prints_a_table(basis, tmp_path, capsys):
     """`mrs fit --method gannet --basis B.npz S.npz` prints one row per spectrum."""
     from mrs_lib.cli import main

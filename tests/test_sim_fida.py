@@ -4,6 +4,11 @@ Oracle: FID-A spectra in the shared data (``isbi-fida-megapress``), simulated wi
 the settings of the ``external-reference`` preset. Pearson r of the real spectra
 over 1.8-4.2 ppm (r is blind to scale) and each metabolite's OFF amplitude relative
 to Cr (which exposes per-part normalisation errors).
+
+The simulator reaches 1 - r <= 1.4e-5 in every case; the threshold 1 - r <= 1e-4 keeps a
+7x margin and fails the small protocol errors a looser one let through: TE 70 or 66 ms
+instead of 68 (1 - r ~ 2e-3 for GABA), editing at 1.90 instead of 1.88 ppm (~4e-4) and an
+18 ms instead of 20 ms editing pulse (~2e-3); ``tests/mutations.py`` plants them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import pytest
 from mrs_lib.sim import Basis, load_fida_reference, simulate_basis
 
 WINDOW = (1.8, 4.2)
+#: Largest 1 - r accepted (the simulator reaches <= 1.4e-5).
+MAX_DECORRELATION = 1e-4
 CASES = [
     ("GABA", "diff"),
     ("Glu", "diff"),
@@ -55,11 +62,12 @@ def test_same_axes(pair: tuple[Basis, Basis]) -> None:
 
 @pytest.mark.parametrize(("met", "state"), CASES)
 def test_pearson_r_against_fida(pair: tuple[Basis, Basis], met: str, state: str) -> None:
-    """Oracle: FID-A spectrum; Pearson r >= 0.99 of the real parts over 1.8-4.2 ppm (2 Hz both)."""
+    """Oracle: FID-A spectrum; Pearson r >= 0.9999 of the real parts over 1.8-4.2 ppm (2 Hz
+    both)."""
     ref, sim = pair
     i = ref.index(met)
     r = np.corrcoef(_real(ref, state)[i], _real(sim, state)[i])[0, 1]
-    assert r >= 0.99, (met, state, r)
+    assert 1 - r <= MAX_DECORRELATION, (met, state, r)
 
 
 def test_off_amplitudes_relative_to_cr(pair: tuple[Basis, Basis]) -> None:

@@ -99,6 +99,7 @@ def test_stored_dataset_rejects_bad_files(tmp_path) -> None:
         StoredDataset(tmp_path / "missing.npz")
 
 
+@pytest.mark.usefixtures("isolated_dirs")
 def test_cli_synth_prints_rate(basis, tmp_path, capsys) -> None:
     """`mrs synth --basis FILE.npz ...` writes the set and prints spectra per second."""
     bfile = basis.save_npz(tmp_path / "basis.npz")

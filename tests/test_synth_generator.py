@@ -73,11 +73,17 @@ def test_chirp_z_matches_zoom_fft(basis: Basis) -> None:
 def test_network_input_single_and_batch(basis: Basis) -> None:
     """A single EditedSpectra (as read from a file) and a batch give the same rows.
 
-    Either way max |OFF| = 1.
+    Either way max |OFF| = 1. Oracle for each row: its definition from the DTFT of the OFF
+    and ON FIDs by scipy's ZoomFFT (ON = 0.9 x OFF here, so an ON/OFF swap changes every row).
     """
     single = EditedSpectra(off=basis.off[4].broaden(4.0), on=basis.on[4].broaden(4.0))
     x = network_input(single, ("off:real", "on:real", "diff:real", "off:imag"))
     assert x.shape == (4, 2048) and x.dtype == np.float32
+    off, on = single.off.to_grid()[1], single.on.to_grid()[1]  # scipy's ZoomFFT
+    scale = np.abs(off).max()
+    want = np.stack([off.real, on.real, (on - off).real, off.imag]) / scale
+    np.testing.assert_allclose(x, want, atol=1e-5)
+    assert abs(x[1].max() - 0.9) < 1e-3  # the ON line is 0.9 x the OFF line
     batch = EditedSpectra(off=basis.off.broaden(4.0), on=basis.on.broaden(4.0))
     xb = network_input(batch)
     assert xb.shape == (5, 2, 2048)
@@ -171,6 +177,25 @@ def test_known_shift_and_phase_recovered(basis: Basis) -> None:
     assert abs(phase[0]) < 0.5
     assert abs(phase[1] - 37.0) < 0.5
     assert abs(np.rad2deg(np.angle(np.vdot(spec[1], spec[2]))) - 37.0) < 1e-3
+
+
+def test_metabolite_shift_moves_each_peak_by_its_own_amount(basis: Basis) -> None:
+    """Oracle: a per-metabolite shift of +df Hz puts that singlet's Lorentzian centre at
+    (ppm - 3.0) x larmor + df (higher frequency = higher ppm); the others stay put."""
+    plan = GridPlan(basis, base_lw_hz=3.0)
+    conc = np.array([[0, 1.0, 0, 1.0, 0]] * 2)  # singlets at 3.0 and 2.35 ppm
+    state = SynthState(plan, conc)
+    shifts = np.array([[0.0] * 5, [0.0, 4.1, 0.0, -6.3, 0.0]])
+    MetaboliteShift((-10, 10)).apply(state, {"met_shift_hz": shifts})
+    state.mix()
+    state.transform()
+    hz = (plan.grid_ppm - 3.0) * LARMOR
+    for m, ppm in ((1, 3.0), (3, 2.35)):
+        at = (ppm - 3.0) * LARMOR
+        sel = np.abs(hz - at) < 40
+        centres = [fit_lorentzian(hz[sel], state.spec[i, 0].real[sel])[1] for i in (0, 1)]
+        assert abs(centres[0] - at) < 0.05, (m, centres)
+        assert abs(centres[1] - (at + shifts[1, m])) < 0.05, (m, centres)
 
 
 def test_components_sum_to_total(basis: Basis) -> None:

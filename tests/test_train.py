@@ -225,6 +225,7 @@ def test_torch_dataset_input_is_accepted() -> None:
     assert len(res.history) == 1
 
 
+@pytest.mark.usefixtures("isolated_dirs")
 def test_mrs_train_and_evaluate_print_the_metrics(
     tmp_path: Path, data_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

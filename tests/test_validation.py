@@ -146,6 +146,7 @@ def test_bad_input() -> None:
         phantom_scans(singlets(), np.ones((1, 5)), 0, PhantomConditions(lorentzian_hz=(3.0, 1.0)))
 
 
+@pytest.mark.usefixtures("isolated_dirs")
 def test_cli_validate_on_a_phantom_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

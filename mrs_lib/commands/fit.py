@@ -70,7 +70,16 @@ def _fit(p: argparse.ArgumentParser):
         table = quantify.QuantResult(
             result.metabolites, np.concatenate(rows), np.concatenate(sds), {}, q.name, seconds
         )
-        unit = "max-normalised" if args.normalise else "basis units"
+        # What the numbers are: lcm and LCModel (orthonormally scaled .BASIS) return the weights
+        # of the basis spectra that add up to the data; the Gannet-style fit, its peak areas
+        # divided by the area one basis unit gives.
+        unit = (
+            "max-normalised"
+            if args.normalise
+            else "basis units (peak areas / the area of one basis unit)"
+            if args.method == "gannet"
+            else "basis units (the weight of each basis spectrum in the data)"
+        )
         sd_note = ", (Cramér-Rao %SD)" if args.method != "gannet" else ""
         print(
             f"# {q.name}: concentrations in {unit}{sd_note}; "
