@@ -13,7 +13,9 @@ Names resolve, in order, in
 2. ``<cache dir>/artifacts`` (``$MRS_CACHE_DIR`` or the OS cache of ``mrs_lib``),
 3. the artifacts shipped inside the package (``mrs_lib/assets``).
 
-A name is the file name without directories (``"yae-paper.pt"``).
+A name is the file name without directories (``"yae-paper.pt"``). The shipped
+artifacts are read-only: every writer of the library and every ``mrs`` command
+refuses to write inside ``mrs_lib/assets`` (:func:`ensure_writable`).
 """
 
 from __future__ import annotations
@@ -98,6 +100,37 @@ def provenance(
     return record
 
 
+def is_shipped(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` lies inside the package's shipped artifacts (``mrs_lib/assets``).
+
+    Symbolic links and ``..`` are resolved first, so no spelling of a shipped
+    file escapes the check.
+    """
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop cannot be a shipped file
+        return False
+    return resolved == SHIPPED_DIR or SHIPPED_DIR in resolved.parents
+
+
+def ensure_writable(path: str | os.PathLike[str], what: str = "output") -> Path:
+    """Refuse to write ``path`` when it is a shipped artifact; return it otherwise.
+
+    Shipped artifacts (``mrs_lib/assets``) are read-only to every command and
+    function of the library: writing one would break its recorded sha256 for
+    every later user. ``what`` names the argument in the error (``"--storage"``).
+    Raises :class:`ArtifactError` naming the file and what to do instead.
+    """
+    p = Path(path)
+    if is_shipped(p):
+        raise ArtifactError(
+            f"{what} '{p}': expected a path outside the package's shipped artifacts "
+            f"({SHIPPED_DIR}), which are read-only; copy the file elsewhere "
+            f"(cp '{p}' my-{p.name}) and use the copy, or choose another output path"
+        )
+    return p
+
+
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
     """``<file>.json`` beside the artifact."""
     p = Path(path)
@@ -114,7 +147,7 @@ def save(
 
     ``config`` must be JSON-serialisable (it is what reproduces the artifact).
     """
-    p = Path(path)
+    p = ensure_writable(path, "artifact")
     if not p.is_file():
         raise ArtifactError(f"artifact '{p}' does not exist: write the file before its sidecar")
     record = provenance(config, seed, **extra)
@@ -164,14 +197,17 @@ def search_dirs() -> list[Path]:
 
 
 def user_dir() -> Path:
-    """Where the project's commands write new artifacts by default (created if needed)."""
-    d = search_dirs()[0]
+    """Where the project's commands write new artifacts by default (created if needed).
+
+    Never the shipped artifacts: ``$MRS_ARTIFACTS_DIR`` there raises :class:`ArtifactError`.
+    """
+    d = ensure_writable(search_dirs()[0], f"${ENV_ARTIFACTS_DIR}")
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
 def locate(name: str) -> Path:
-    """Path of the artifact called ``name`` (first hit in :func:`search_dirs`), not verified."""
+    """Path of the artifact called ``name`` (first hit in ``search_dirs()``), not verified."""
     if Path(name).name != name:
         raise ArtifactError(f"artifact name '{name}': expected a bare file name, not a path")
     for d in search_dirs():
@@ -230,6 +266,8 @@ __all__ = [
     "SHIPPED_DIR",
     "ArtifactError",
     "available",
+    "ensure_writable",
+    "is_shipped",
     "load",
     "locate",
     "provenance",

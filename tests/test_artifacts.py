@@ -70,3 +70,23 @@ def test_seed_everything_is_reproducible() -> None:
     x2, t2 = b.normal(size=3), torch.rand(3)
     np.testing.assert_array_equal(x1, x2)
     assert torch.equal(t1, t2)
+
+
+def test_shipped_artifacts_are_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every spelling of a path in mrs_lib/assets is refused for writing; other paths pass."""
+    shipped = artifacts.SHIPPED_DIR
+    link = tmp_path / "link"
+    link.symlink_to(shipped, target_is_directory=True)
+    for p in (shipped, shipped / "yae-paper.pt", shipped / "new" / "x.db", link / "x.pt",
+              shipped.parent / "commands" / ".." / "assets" / "x.npz"):  # fmt: skip
+        assert artifacts.is_shipped(p), p
+        with pytest.raises(ArtifactError, match="read-only") as err:
+            artifacts.ensure_writable(p, "--out")
+        assert str(err.value).startswith(f"--out '{p}'") and "copy" in str(err.value)
+    for p in (tmp_path / "x.pt", shipped.parent / "assets-copy" / "x.pt", Path("relative.db")):
+        assert not artifacts.is_shipped(p) and artifacts.ensure_writable(p) == p
+    with pytest.raises(ArtifactError, match="read-only"):  # the sidecar writer refuses too
+        artifacts.save(shipped / "yae-paper.pt")
+    monkeypatch.setenv("MRS_ARTIFACTS_DIR", str(shipped))
+    with pytest.raises(ArtifactError, match=r"\$MRS_ARTIFACTS_DIR"):
+        artifacts.user_dir()

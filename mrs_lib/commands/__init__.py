@@ -1,7 +1,7 @@
 """Subcommands of ``mrs``, one module per pipeline stage.
 
 Each module registers its subcommands with :func:`command` (from
-:mod:`mrs_lib.commands._registry`); the modules are thin: they parse arguments
+``mrs_lib.commands._registry``); the modules are thin: they parse arguments
 and call the library functions that the book's chapters call too.
 :func:`load_all` imports them, so that :mod:`mrs_lib.cli` sees every one.
 """

@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from . import _types
 from ._registry import Runner, command
 
 
@@ -29,15 +30,29 @@ def _format(value: Any) -> str:
 def _info(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("file", help="the file to describe")
     p.add_argument(
-        "--dwell-s", type=float, help="dwell time (needed for .RAW, which does not store it)"
+        "--dwell-s",
+        type=_types.positive_float,
+        help="dwell time (needed for .RAW, which does not store it)",
     )
-    p.add_argument("--larmor-mhz", type=float, help="spectrometer frequency (needed for .RAW)")
+    p.add_argument(
+        "--larmor-mhz",
+        type=_types.positive_float,
+        help="spectrometer frequency (needed for .RAW)",
+    )
+    p.add_argument(
+        "--n-points",
+        type=_types.points,
+        help=".RAW: the number of points (NUNFIL) the data must have; the format does not "
+        "store it, so a file cut at a line boundary is caught only with it",
+    )
     p.add_argument("--json", action="store_true", help="print the description as JSON")
 
     def run(args: argparse.Namespace) -> int:
         from .. import io
 
-        info = io.describe(args.file, dwell_s=args.dwell_s, larmor_mhz=args.larmor_mhz)
+        info = io.describe(
+            args.file, dwell_s=args.dwell_s, larmor_mhz=args.larmor_mhz, n_points=args.n_points
+        )
         if args.json:
             print(json.dumps(info, indent=2, default=str))
             return 0
@@ -59,19 +74,30 @@ def _info(p: argparse.ArgumentParser) -> Runner:
 def _convert(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("src", help="input file (.npz basis, .nii/.nii.gz, .RAW)")
     p.add_argument(
-        "dst", help="output file; its suffix picks the format (.npz, .nii.gz, .BASIS, .RAW)"
+        "dst",
+        type=_types.output_path,
+        help="output file; its suffix picks the format (.npz, .nii.gz, .BASIS, .RAW)",
     )
     p.add_argument(
         "--edit",
         choices=["off", "on", "diff"],
         help="edit state to write (.BASIS output, or .RAW from an edited NIfTI-MRS file)",
     )
-    p.add_argument("--n-points", type=int, help=".BASIS: NDATAB (zero-fill or truncate the FIDs)")
     p.add_argument(
-        "--fwhmba", type=float, help=".BASIS: basis linewidth in ppm (default from lw_hz)"
+        "--n-points",
+        type=_types.points,
+        help=".BASIS output: NDATAB (zero-fill or truncate the FIDs); .RAW input: the number "
+        "of points (NUNFIL) the data must have (1 .. 2^20)",
     )
-    p.add_argument("--dwell-s", type=float, help=".RAW input: dwell time")
-    p.add_argument("--larmor-mhz", type=float, help=".RAW input: spectrometer frequency")
+    p.add_argument(
+        "--fwhmba",
+        type=_types.positive_float,
+        help=".BASIS: basis linewidth in ppm (default from lw_hz)",
+    )
+    p.add_argument("--dwell-s", type=_types.positive_float, help=".RAW input: dwell time")
+    p.add_argument(
+        "--larmor-mhz", type=_types.positive_float, help=".RAW input: spectrometer frequency"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .. import io

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from . import _types
 from ._registry import Runner, command
 
 
@@ -28,7 +29,12 @@ def _lcmodel(p: argparse.ArgumentParser) -> Runner:
         metavar="PATH",
         help="the binary to check or print (default: $LCMODEL, the cache, then PATH)",
     )
-    p.add_argument("--dest", metavar="PATH", help="build: install here instead of the cache")
+    p.add_argument(
+        "--dest",
+        metavar="PATH",
+        type=_types.output_path,
+        help="build: install here instead of the cache",
+    )
     p.add_argument(
         "--fc", metavar="COMPILER", help="build: Fortran compiler (default $FC or gfortran)"
     )

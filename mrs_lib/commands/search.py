@@ -8,6 +8,7 @@ import json
 from .. import search
 from ..search import PRUNERS, SAMPLERS, SEARCH_SPACES, VALIDATIONS, SearchError
 from ..types import MODEL_NAMES
+from . import _types
 from ._registry import Runner, command
 
 
@@ -16,15 +17,16 @@ def _search(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--model", choices=MODEL_NAMES, required=True, help="network family")
     p.add_argument(
         "--trials",
-        type=int,
+        type=_types.non_negative_int,
         required=True,
         help="total trials the study should hold (finished or running, all workers together)",
     )
     p.add_argument(
         "--storage",
         default=None,
-        help="Optuna storage URL (sqlite:///f.db, postgresql://user@host/db) or an SQLite "
-        "file path; default: studies/<model>.db in the artifact directory",
+        help="Optuna storage URL (sqlite:///f.db, postgresql://user@host/db, mysql://...) or an "
+        "SQLite file path; default: studies/<model>.db in the artifact directory (the shipped "
+        "studies in mrs_lib/assets are read-only: copy one to continue it)",
     )
     p.add_argument(
         "--study", default=None, help="study name (default <model>-<space>); resumed if it exists"
@@ -35,19 +37,27 @@ def _search(p: argparse.ArgumentParser) -> Runner:
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="sampler (default tpe)")
     p.add_argument("--pruner", choices=PRUNERS, default="median", help="pruner (default median)")
     p.add_argument("--validation", choices=VALIDATIONS, default="holdout", help="holdout or kfold")
-    p.add_argument("--folds", type=int, default=5, help="folds for --validation kfold")
     p.add_argument(
-        "--epochs", type=int, default=None, help="epochs per trial (default: by MRS_SCALE)"
+        "--folds",
+        type=_types.int_range(2, None, "a number of folds: an integer"),
+        default=5,
+        help="folds for --validation kfold",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_types.positive_int,
+        default=None,
+        help="epochs per trial (default: by MRS_SCALE)",
     )
     p.add_argument(
         "--spectra",
-        type=int,
+        type=_types.positive_int,
         default=None,
         help="simulated spectra to search on (default: by MRS_SCALE; paper 10000)",
     )
     p.add_argument(
         "--train-spectra",
-        type=int,
+        type=_types.positive_int,
         default=None,
         help="cap each trial's training spectra (a CPU budget knob; default: the whole split)",
     )
@@ -61,30 +71,37 @@ def _search(p: argparse.ArgumentParser) -> Runner:
     )
     p.add_argument(
         "--val-spectra",
-        type=int,
+        type=_types.positive_int,
         default=None,
         help="cap each trial's validation spectra (default: the whole split)",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
+    p.add_argument(
+        "--threads", type=_types.positive_int, default=None, help="torch threads per trial"
+    )
     p.add_argument(
         "--export",
+        type=_types.output_path,
         default=None,
         help="after the run, copy the study into this SQLite file with a provenance sidecar",
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=_types.seed,
         default=0,
-        help="data/training seed; give each concurrent worker its own --worker-seed",
+        help="data/training seed, and the sampler seed of a study's first worker",
     )
     p.add_argument(
         "--worker-seed",
-        type=int,
+        type=_types.seed,
         default=None,
-        help="sampler seed of this worker (default: --seed)",
+        help="sampler seed of this worker (default: derived from --seed and the worker's index "
+        "in the study, so concurrent workers differ; recorded in every trial)",
     )
     p.add_argument(
-        "--timeout", type=float, default=None, help="stop starting trials after this many s"
+        "--timeout",
+        type=_types.positive_float,
+        default=None,
+        help="stop starting trials after this many s",
     )
     p.add_argument(
         "--objective",
@@ -94,12 +111,14 @@ def _search(p: argparse.ArgumentParser) -> Runner:
     )
     p.add_argument(
         "--proxy-step-s",
-        type=float,
+        type=_types.non_negative_float,
         default=0.0,
         help="seconds each proxy epoch sleeps, to imitate training time",
     )
 
     def run(args: argparse.Namespace) -> int:
+        if args.storage is not None:  # checked before any data is made or any time is spent
+            search.storage_url(args.storage)
         config = search.SearchConfig(
             family=args.model,
             space=args.space,

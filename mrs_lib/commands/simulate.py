@@ -18,6 +18,7 @@ import argparse
 import time
 from pathlib import Path
 
+from . import _types
 from ._registry import Runner, command
 
 
@@ -31,18 +32,27 @@ def _simulate(p: argparse.ArgumentParser) -> Runner:
         help="protocol: paper (default), external-reference, fida-default, mrscloud-siemens",
     )
     p.add_argument(
-        "--points", type=int, default=None, help="readout points (default: the preset's)"
+        "--points", type=_types.points, default=None, help="readout points (default: the preset's)"
     )
     p.add_argument(
         "--metabolites",
         nargs="+",
         default=list(METABOLITES),
+        choices=list(METABOLITES),
         metavar="NAME",
         help=f"metabolites, in order (default: {' '.join(METABOLITES)})",
     )
-    p.add_argument("--lw-hz", type=float, default=0.0, help="Lorentzian linewidth to apply (Hz)")
     p.add_argument(
-        "--grid-points", type=int, default=None, help="positions per axis (shaped refocusing)"
+        "--lw-hz",
+        type=_types.non_negative_float,
+        default=0.0,
+        help="Lorentzian linewidth to apply (Hz, >= 0)",
+    )
+    p.add_argument(
+        "--grid-points",
+        type=_types.positive_int,
+        default=None,
+        help="positions per axis (shaped refocusing)",
     )
     p.add_argument(
         "--refocusing",
@@ -57,7 +67,9 @@ def _simulate(p: argparse.ArgumentParser) -> Runner:
         help="GABA spin-system parameters",
     )
     p.add_argument("--no-cache", action="store_true", help="simulate even if cached")
-    p.add_argument("--out", required=True, help="output file: .npz, .nii.gz or .BASIS")
+    p.add_argument(
+        "--out", type=_types.output_path, required=True, help="output file: .npz, .nii.gz or .BASIS"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from ..errors import MRSError

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from ..errors import MRSDataError
 from ..io.bases import FIDA_NAME, PAPER_NAME, resolve_basis
 from ..synth import SynthConfig, feasible_grids, make_dataset
+from . import _types
 from ._registry import command
 
 
@@ -22,10 +23,16 @@ def _synth(p: argparse.ArgumentParser):
         f"or '{FIDA_NAME}' (the external FID-A reference basis)",
     )
     p.add_argument(
-        "--n", type=int, required=True, help="number of spectra (10000 / 100000 for the paper)"
+        "--n",
+        type=_types.positive_int,
+        required=True,
+        help="number of spectra (10000 / 100000 for the paper)",
     )
     p.add_argument(
-        "--seed", type=int, required=True, help="seed: spectrum i depends only on (seed, i)"
+        "--seed",
+        type=_types.seed,
+        required=True,
+        help="seed: spectrum i depends only on (seed, i)",
     )
     p.add_argument(
         "--augment",
@@ -33,13 +40,20 @@ def _synth(p: argparse.ArgumentParser):
         help="synthesis preset: paper, paper-no-lw or full (default paper)",
     )
     p.add_argument(
-        "--out", required=True, help="output .npz (a provenance sidecar <out>.json is written too)"
+        "--out",
+        type=_types.output_path,
+        required=True,
+        help="output .npz (a provenance sidecar <out>.json is written too); the same seed and "
+        "inputs give the same bytes",
     )
     p.add_argument(
         "--dtype", default="float16", choices=["float16", "float32"], help="storage precision"
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="threads (default: the CPUs available)"
+        "--workers",
+        type=_types.positive_int,
+        default=None,
+        help="threads (default: the CPUs available)",
     )
     p.add_argument(
         "--no-clean", action="store_true", help="do not store the noiseless copy (faster; no YAE)"

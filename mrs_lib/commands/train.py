@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MRSError
+from . import _types
 from ._registry import command
 
 #: (n_train, n_val, max_epochs, model preset) per scale
@@ -41,17 +42,32 @@ def _model_config(text: str | None, default: str) -> dict[str, Any]:
     if text is None:
         return {"preset": default}
     t = text.strip()
-    if t.startswith("{"):
+    if t.startswith(("{", "[")):
         try:
-            return dict(json.loads(t))
+            value = json.loads(t)
         except json.JSONDecodeError as exc:
             raise MRSError(f"--config: not valid JSON ({exc})") from None
-    if t.endswith(".json"):
+        where = "--config"
+    elif t.endswith(".json"):
         try:
-            return dict(json.loads(Path(t).read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
+            value = json.loads(Path(t).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise MRSError(f"--config {t}: cannot read a JSON object ({exc})") from None
-    return {"preset": t}
+        where = f"--config {t}"
+    else:
+        return {"preset": t}
+    if not isinstance(value, dict):
+        raise MRSError(f"{where}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _export_name(text: str) -> str:
+    """``--export``: a bare file name (written into ``--out``)."""
+    if not text or Path(text).name != text or text in (".", ".."):
+        raise argparse.ArgumentTypeError(
+            f"expected a bare file name such as yae-paper.pt (written into --out), got {text!r}"
+        )
+    return text
 
 
 @command("train", "train a CNN, FCNN or YAE on synthetic spectra (chapter 4)")
@@ -68,30 +84,54 @@ def _train(p: argparse.ArgumentParser):
         help="data and epoch sizes (default: $MRS_SCALE, else book)",
     )
     p.add_argument(
-        "--out", required=True, type=Path, help="checkpoint directory (resumes if present)"
+        "--out",
+        required=True,
+        type=_types.output_path,
+        help="checkpoint directory; an interrupted run there resumes if its settings are the "
+        "same (else an error lists what differs)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start afresh in --out even if a run is there (replaces its last.pt and best.pt)",
     )
     p.add_argument("--synth", default="paper", help="synthesis preset (paper, paper-no-lw, full)")
     p.add_argument("--basis", default="paper", choices=["paper", "fida"], help="basis set")
     p.add_argument(
         "--data-cache",
-        type=Path,
+        type=_types.output_path,
         help="store/reuse the synthetic sets here (.npy, "
         "memory-mapped: parallel runs share one copy)",
     )
-    p.add_argument("--n-train", type=int, help="training spectra (default by scale)")
-    p.add_argument("--n-val", type=int, help="validation spectra (default by scale)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (default by scale)")
-    p.add_argument("--max-time", type=float, help="wall-clock budget in seconds")
-    p.add_argument("--epoch-size", type=int, help="spectra per epoch (default: the whole set)")
+    p.add_argument(
+        "--n-train", type=_types.positive_int, help="training spectra (default by scale)"
+    )
+    p.add_argument(
+        "--n-val", type=_types.positive_int, help="validation spectra (default by scale)"
+    )
+    p.add_argument("--epochs", type=_types.positive_int, help="maximum epochs (default by scale)")
+    p.add_argument("--max-time", type=_types.positive_float, help="wall-clock budget in seconds")
+    p.add_argument(
+        "--epoch-size",
+        type=_types.positive_int,
+        help="spectra per epoch (default: the whole set)",
+    )
     p.add_argument(
         "--ramp-epochs",
-        type=int,
+        type=_types.non_negative_int,
         default=25,
         help="YAE: epochs over which the quantifier weight ramps 0.1 -> 1",
     )
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, help="learning rate (default 1e-4 x batch/16)")
-    p.add_argument("--patience", type=int, default=25, help="early-stopping patience (epochs)")
+    p.add_argument("--batch-size", type=_types.positive_int, default=64)
+    p.add_argument(
+        "--lr", type=_types.positive_float, help="learning rate (default 1e-4 x batch/16)"
+    )
+    p.add_argument(
+        "--patience",
+        type=_types.non_negative_int,
+        default=25,
+        help="early-stopping patience (epochs; 0 = never stop early)",
+    )
     p.add_argument(
         "--schedule",
         default="plateau",
@@ -100,33 +140,55 @@ def _train(p: argparse.ArgumentParser):
     )
     p.add_argument(
         "--plateau-patience",
-        type=int,
+        type=_types.non_negative_int,
         default=20,
         help="plateau schedule: stagnant epochs before the learning rate halves",
     )
-    p.add_argument("--min-lr", type=float, default=1e-7, help="floor of the learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--device", default="auto")
     p.add_argument(
-        "--export", help="also write a float16 copy OUT/NAME for shipping (e.g. yae-paper.pt)"
+        "--min-lr",
+        type=_types.non_negative_float,
+        default=1e-7,
+        help="floor of the learning rate",
+    )
+    p.add_argument(
+        "--seed",
+        type=_types.seed,
+        default=0,
+        help="seed of weights, order and the training set (validation: seed + 1)",
+    )
+    p.add_argument("--threads", type=_types.positive_int, help="torch CPU threads")
+    p.add_argument(
+        "--device",
+        type=_types.device,
+        default="auto",
+        help="auto (CUDA if available), cpu, cuda, cuda:N or mps",
+    )
+    p.add_argument(
+        "--export",
+        type=_export_name,
+        help="also write a float16 copy OUT/NAME for shipping (e.g. yae-paper.pt)",
     )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
     def run(args: argparse.Namespace) -> int:
-        from ..models import model_class
+        from ..models import model_class, resolve_config
         from ..scale import get_scale
         from ..synth import synthesize
         from ..train import TrainConfig, export_model, train_model
 
         scale = get_scale(args.scale)
         n_train, n_val, epochs, preset = SCALE_DEFAULTS[scale]
-        n_train = args.n_train or n_train
-        n_val = args.n_val or n_val
+        # None = not given (the scale's default); a given value is used as is (0 is refused)
+        n_train = n_train if args.n_train is None else args.n_train
+        n_val = n_val if args.n_val is None else args.n_val
+        out = Path(args.out)
+        for flag, folder in (("--out", out), ("--data-cache", args.data_cache)):
+            if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+                raise MRSError(f"argument {flag} '{folder}': expected a directory, got a file")
         cfg = TrainConfig(
             lr=args.lr,
             batch_size=args.batch_size,
-            max_epochs=args.epochs or epochs,
+            max_epochs=epochs if args.epochs is None else args.epochs,
             patience=args.patience,
             seed=args.seed,
             device=args.device,
@@ -138,6 +200,8 @@ def _train(p: argparse.ArgumentParser):
             plateau_patience=args.plateau_patience,
             min_lr=args.min_lr,
         )
+        model_config = _model_config(args.config, preset)
+        resolve_config(args.model, model_config)  # a bad key or preset fails before the synthesis
         train = synthesize(
             n_train, args.seed, synth=args.synth, basis=args.basis, cache_dir=args.data_cache
         )
@@ -158,11 +222,12 @@ def _train(p: argparse.ArgumentParser):
         }
         res = train_model(
             args.model,
-            _model_config(args.config, preset),
+            model_config,
             cfg,
             train,
             val,
-            checkpoint_dir=args.out,
+            checkpoint_dir=out,
+            resume=not args.fresh,
             progress=not args.no_progress,
             meta=meta,
         )
@@ -176,12 +241,12 @@ def _train(p: argparse.ArgumentParser):
             "checkpoint": str(res.checkpoint),
             **meta,
         }
-        (args.out / "history.json").write_text(json.dumps(res.history, indent=1) + "\n")
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out / "history.json").write_text(json.dumps(res.history, indent=1) + "\n")
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         if args.export and res.checkpoint is not None:
             export_model(
                 res.checkpoint,
-                args.out / args.export,
+                out / args.export,
                 epochs_run=len(res.history),
                 stopped=res.stopped,
             )
@@ -196,8 +261,8 @@ def _evaluate(p: argparse.ArgumentParser):
     p.add_argument(
         "--checkpoint", required=True, help="checkpoint path or shipped name (yae-paper.pt)"
     )
-    p.add_argument("--n", type=int, default=2000, help="test spectra")
-    p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--n", type=_types.positive_int, default=2000, help="test spectra")
+    p.add_argument("--seed", type=_types.seed, default=123, help="seed of the test set")
     p.add_argument("--synth", default="paper", help="synthesis preset of the test set")
     p.add_argument("--basis", choices=["paper", "fida"], help="basis (default: the checkpoint's)")
     p.add_argument("--json", action="store_true", help="print JSON only")

@@ -15,11 +15,14 @@ simulated spectra. This package reproduces that machinery, one module per step:
   trains one sampled configuration with :func:`mrs_lib.train.train_model` on a
   holdout split or k folds, reports the validation MAE after every epoch so
   that a pruner can stop a hopeless trial.
-* :mod:`mrs_lib.search.storage` - :func:`~mrs_lib.search.storage.run_study`
-  opens (or resumes) a study in any Optuna storage (an SQLite file by default,
-  ``postgresql://...`` to share it between machines) and runs trials until the
-  study holds ``n_trials`` of them *in total*, however many workers run at the
-  same time (the module explains how workers coordinate).
+* :mod:`mrs_lib.search.storage` - where studies live: storage URLs (an SQLite
+  file by default, ``postgresql://...`` to share a study between machines),
+  locks, and the read-only single-file studies the package ships.
+* :mod:`mrs_lib.search.workers` - :func:`~mrs_lib.search.workers.run_study`
+  opens (or resumes) a study and runs trials until the study holds
+  ``n_trials`` of them *in total*, however many workers run at the same time;
+  workers derive distinct sampler seeds and fail their running trial when
+  terminated (the module explains how workers coordinate).
 * :mod:`mrs_lib.search.report` - best configurations, summaries, tables and
   figures of a finished study, next to the paper's numbers.
 
@@ -60,18 +63,24 @@ from .report import (
 from .samplers import PRUNERS, SAMPLERS, PrunerName, SamplerName, make_pruner, make_sampler
 from .spaces import SEARCH_SPACES, SearchSpace, config_from_params, suggest_config, suggest_train
 from .storage import (
-    COUNTED_STATES,
-    count_trials,
+    STORAGE_SCHEMES,
     default_storage,
     export_study,
     load_study,
     make_storage,
     open_study,
-    optimize_until,
-    run_study,
     sqlite_to_single_file,
     storage_url,
+)
+from .workers import (
+    COUNTED_STATES,
+    WORKERS_ATTR,
+    count_trials,
+    join_study,
+    optimize_until,
+    run_study,
     worker_id,
+    worker_seed,
 )
 
 __all__ = [
@@ -80,7 +89,9 @@ __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "SEARCH_SPACES",
+    "STORAGE_SCHEMES",
     "VALIDATIONS",
+    "WORKERS_ATTR",
     "Objective",
     "PrunerName",
     "SamplerName",
@@ -98,6 +109,7 @@ __all__ = [
     "default_spectra",
     "default_storage",
     "export_study",
+    "join_study",
     "load_study",
     "make_objective",
     "make_pruner",
@@ -121,4 +133,5 @@ __all__ = [
     "total_max_normalised_mae",
     "trials_frame",
     "worker_id",
+    "worker_seed",
 ]

@@ -89,7 +89,7 @@ def split_indices(
 
 # --------------------------------------------------------------------------- objective
 def total_max_normalised_mae(pred: npt.ArrayLike, truth: npt.ArrayLike) -> float:
-    """Sum over metabolites of the mean |pred/max(pred) - truth/max(truth)| (per spectrum).
+    """Sum over metabolites of the mean ``|pred/max(pred) - truth/max(truth)|`` (per spectrum).
 
     The paper's model-selection score (:func:`mrs_lib.metrics.mae` summed):
     0.0073-0.0080 for its best CNN.
@@ -126,6 +126,8 @@ class SearchConfig:
         check_choice(self.sampler, SAMPLERS, "sampler")
         check_choice(self.pruner, PRUNERS, "pruner")
         check_choice(self.validation, VALIDATIONS, "validation")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**32):
+            raise SearchError(f"search config, seed: expected 0 .. 2**32 - 1, got {self.seed!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (for provenance sidecars and study attributes)."""

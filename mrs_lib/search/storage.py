@@ -1,24 +1,19 @@
-"""Where studies live and how workers share them: storage URLs, locks, heartbeats, the run loop.
+"""Where studies live: storage URLs, locks, and the single-file studies the package ships.
 
-:func:`run_study` opens (or resumes) a study in any Optuna storage (an SQLite
-file by default, ``postgresql://...`` to share it between machines) and runs
-trials until the study holds ``n_trials`` of them *in total*, however many
-workers run at the same time (:func:`optimize_until`). :func:`export_study`
-copies a study into the single SQLite file the package ships and
-:func:`load_study` reads one back.
+:func:`storage_url` and :func:`make_storage` open any Optuna storage (an SQLite
+file by default, ``postgresql://...`` to share a study between machines);
+:func:`open_study` creates or resumes a study there; ``_study_lock`` is the
+lock under which workers count and ask for trials (a file lock beside an SQLite
+database, a PostgreSQL advisory lock otherwise; see
+:mod:`mrs_lib.search.workers` for the run loop). :func:`export_study` copies a
+study into the single SQLite file the package ships and :func:`load_study`
+reads one back (into memory, leaving no temporary file behind).
 
-Several workers
----------------
-Workers coordinate only through the storage. Before it asks for a new trial, a
-worker takes a lock on the study (a file lock beside an SQLite database, a
-PostgreSQL advisory lock otherwise), counts the trials that are finished or
-running, and asks only while that count is below ``n_trials``; so two workers
-never overshoot the total. Every running trial records a heartbeat: a trial
-left ``RUNNING`` by a killed worker is marked ``FAIL`` once its heartbeat is
-older than the grace period, and the next worker replaces it. A resumed study
-therefore continues the count where it stopped. Other storage back-ends (MySQL,
-in-memory) run the same loop without the lock: the total can then exceed
-``n_trials`` by at most the number of workers minus one.
+A storage is checked before it is opened: a URL scheme other than
+:data:`STORAGE_SCHEMES`, a directory, or an existing file that is not an SQLite
+database is refused with a :class:`~mrs_lib.search.SearchError`. The package's
+shipped studies (``mrs_lib/assets``) are read-only: a storage or an export
+there is refused (:func:`mrs_lib.artifacts.ensure_writable`).
 """
 
 from __future__ import annotations
@@ -26,30 +21,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import os
+import re
 import shutil
-import socket
 import sqlite3
 import tempfile
-import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 
 from .. import artifacts
 from .errors import SearchError
-from .objective import Objective, SearchConfig, SearchData, make_objective, to_jsonable
+from .objective import to_jsonable
 from .report import best_configs, summary
-from .samplers import make_pruner, make_sampler
-
-#: Trial states that count towards a study's total (a failed trial is replaced).
-COUNTED_STATES = ("COMPLETE", "PRUNED", "RUNNING")
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +52,57 @@ def default_storage(family: str, directory: str | os.PathLike[str] | None = None
     return storage_url(d / "studies" / f"{family}.db")
 
 
+#: URL schemes of the Optuna storages a search can use (SQLAlchemy dialects, any driver)
+STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _check_sqlite_file(path: Path, given: str) -> None:
+    """Refuse a storage file that is a directory, not an SQLite database, or shipped."""
+    artifacts.ensure_writable(path, "storage")
+    if path.is_dir():
+        raise SearchError(
+            f"storage '{given}': expected an SQLite file or an Optuna URL, got a directory"
+        )
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+        if head != _SQLITE_MAGIC:
+            raise SearchError(
+                f"storage '{given}': expected an SQLite database (a file starting with "
+                f"'SQLite format 3'), got another kind of file starting with {head[:12]!r}"
+            )
+
+
 def storage_url(storage: str | os.PathLike[str]) -> str:
-    """An Optuna storage URL: URLs pass through; a path becomes ``sqlite:///<absolute path>``."""
+    """An Optuna storage URL: URLs pass through; a path becomes ``sqlite:///<absolute path>``.
+
+    Raises :class:`SearchError` for a URL scheme other than
+    :data:`STORAGE_SCHEMES`, or a path (or ``sqlite:///`` URL) that is a
+    directory or an existing file that is not an SQLite database, and
+    :class:`~mrs_lib.artifacts.ArtifactError` for a shipped study.
+    """
     s = os.fspath(storage)
+    if not s.strip():
+        raise SearchError("storage '': expected an SQLite file path or an Optuna URL")
     if "://" in s:
+        scheme = s.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme not in STORAGE_SCHEMES:
+            raise SearchError(
+                f"storage '{_hide_password(s)}': expected a URL of "
+                f"{', '.join(f'{x}://' for x in STORAGE_SCHEMES)} or an SQLite file path, "
+                f"got scheme '{scheme}'"
+            )
+        path = _sqlite_path(s)
+        if path is not None:
+            _check_sqlite_file(path, s)
         return s
     path = Path(s).expanduser().resolve()
+    _check_sqlite_file(path, s)
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -132,7 +164,11 @@ def make_storage(
             if attempt == 2 or not any(
                 m in str(exc) for m in ("already exists", "UniqueViolation", "UNIQUE constraint")
             ):
-                raise
+                text = " ".join(str(exc).split())[:300]
+                raise SearchError(
+                    f"storage '{_hide_password(url)}': cannot open it as an Optuna storage "
+                    f"({type(exc).__name__}: {text})"
+                ) from exc
             log.info("storage schema created by another worker; retrying (%s)", type(exc).__name__)
     raise AssertionError("unreachable")
 
@@ -223,159 +259,6 @@ def _study_lock(study: optuna.Study) -> Iterator[bool]:
     yield False
 
 
-# --------------------------------------------------------------------------- workers
-def count_trials(study: optuna.Study, states: Sequence[str] = COUNTED_STATES) -> int:
-    """Trials of ``study`` in ``states``.
-
-    By default the finished or running ones: what counts towards the total.
-    """
-    wanted = tuple(TrialState[s] for s in states)
-    return len(study.get_trials(deepcopy=False, states=wanted))
-
-
-def worker_id() -> str:
-    """``host:pid`` of this worker, stored in every trial's ``worker`` user attribute."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class _HeartbeatStorage(Protocol):
-    """The heartbeat methods of an Optuna storage (those of Optuna's RDB storages)."""
-
-    def get_heartbeat_interval(self) -> int | None: ...
-
-    def record_heartbeat(self, trial_id: int) -> None: ...
-
-
-class _Heartbeat:
-    """Records a trial's heartbeat every interval, from a daemon thread, while the trial runs."""
-
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-        # used only when the storage has heartbeats (``get_heartbeat_interval``)
-        self._storage = cast(_HeartbeatStorage, storage)
-        self._trial_id = trial_id
-        self._stop = threading.Event()
-        interval = (
-            self._storage.get_heartbeat_interval()
-            if hasattr(storage, "get_heartbeat_interval")
-            else None
-        )
-        self._interval = interval
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> _Heartbeat:
-        if self._interval:
-            self._storage.record_heartbeat(self._trial_id)
-            self._thread = threading.Thread(target=self._beat, daemon=True)
-            self._thread.start()
-        return self
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._storage.record_heartbeat(self._trial_id)
-            except Exception as exc:  # a missed beat is retried at the next interval
-                log.warning("heartbeat of trial id %d failed: %r", self._trial_id, exc)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-
-def _fail_stale(study: optuna.Study) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-
-
-def optimize_until(
-    study: optuna.Study,
-    objective: Objective,
-    n_trials: int,
-    *,
-    timeout_s: float | None = None,
-    catch: tuple[type[Exception], ...] = (),
-    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
-) -> int:
-    """Run trials of ``study`` until it holds ``n_trials`` finished or running ones.
-
-    Returns how many trials ran here. Safe to call from several processes on
-    one study: the count and the ask of a new trial happen under
-    :func:`_study_lock`. A trial whose objective raises
-    :class:`optuna.TrialPruned` is recorded as pruned; any other exception marks
-    it failed and is re-raised unless it is an instance of ``catch``.
-    """
-    start = time.monotonic()
-    ran = 0
-    while timeout_s is None or time.monotonic() - start < timeout_s:
-        with _study_lock(study):
-            _fail_stale(study)
-            if count_trials(study) >= n_trials:
-                break
-            with warnings.catch_warnings():
-                # we record heartbeats ourselves (_Heartbeat) around the objective
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            trial.set_user_attr("worker", worker_id())
-        state, value = TrialState.FAIL, None
-        try:
-            with _Heartbeat(study._storage, trial._trial_id):
-                value = float(objective(trial))
-            state = TrialState.COMPLETE if math.isfinite(value) else TrialState.FAIL
-        except optuna.TrialPruned:
-            state = TrialState.PRUNED
-        except catch as exc:
-            log.warning("trial %d failed: %r", trial.number, exc)
-        except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
-            raise
-        finally:
-            ran += 1
-        frozen = study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-        for cb in callbacks:
-            cb(study, frozen)
-    return ran
-
-
-def run_study(
-    config: SearchConfig,
-    n_trials: int,
-    *,
-    storage: str | os.PathLike[str] | None = None,
-    study_name: str | None = None,
-    data: SearchData | None = None,
-    objective: Objective | None = None,
-    timeout_s: float | None = None,
-    seed: int | None = None,
-) -> optuna.Study:
-    """Open or resume a study and run it until it holds ``n_trials`` trials in total; return it.
-
-    ``storage`` is an Optuna URL or an SQLite file path (default
-    :func:`default_storage`); ``study_name`` defaults to ``"<family>-<space>"``.
-    ``objective`` defaults to :func:`mrs_lib.search.objective.make_objective` on
-    ``data`` (a dataset of simulated spectra); pass any ``trial -> float`` to
-    search something cheaper (tests use
-    :func:`mrs_lib.search.objective.proxy_objective`). ``seed`` seeds this
-    worker's sampler (default ``config.seed``): give concurrent workers
-    different seeds.
-    """
-    if n_trials < 0:
-        raise SearchError(f"n_trials={n_trials}: expected a non-negative count")
-    url = storage_url(storage) if storage is not None else default_storage(config.family)
-    name = study_name or f"{config.family}-{config.space}"
-    sampler = make_sampler(config.sampler, config.seed if seed is None else seed)
-    pruner = make_pruner(config.pruner, max_epochs=config.epochs)
-    study = open_study(
-        name, url, sampler=sampler, pruner=pruner, attrs={"search_config": config.to_dict()}
-    )
-    if objective is None:
-        if data is None:
-            raise SearchError("run_study: pass the simulated spectra (data=...) or an objective")
-        objective = make_objective(config, data)
-    optimize_until(study, objective, n_trials, timeout_s=timeout_s)
-    return study
-
-
 # --------------------------------------------------------------------------- shipped studies
 def export_study(
     study: optuna.Study, path: str | os.PathLike[str], *, seed: int | None = None, **extra: Any
@@ -386,7 +269,15 @@ def export_study(
     and what :func:`load_study` reads; ``extra`` goes into the provenance sidecar
     (the command line, data size, ...). Returns the provenance record.
     """
-    dest = Path(path).expanduser().resolve()
+    dest = artifacts.ensure_writable(Path(path).expanduser().resolve(), "export")
+    if dest.is_dir():
+        raise SearchError(f"export '{path}': expected an SQLite file path, got a directory")
+    source = _sqlite_path(str(getattr(_backend(study._storage), "url", "")))
+    if source is not None and source.resolve() == dest:
+        raise SearchError(
+            f"export '{path}': expected a file other than the study's own storage "
+            "(exporting replaces the file it writes)"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
@@ -416,32 +307,52 @@ def load_study(name: str, study_name: str | None = None) -> optuna.Study:
     """Load a (shipped) study database by artifact name, checking its sha256 (read-only use).
 
     ``name`` is e.g. ``"search-cnn.db"``; the study defaults to the only one in
-    the file. The database is copied to a temporary file first, so reading
-    never modifies the shipped artifact.
+    the file. The database is copied to a temporary folder (so reading never
+    modifies the shipped artifact), the study copied from there into memory
+    (:class:`optuna.storages.InMemoryStorage`), and the folder removed: nothing
+    is left behind.
     """
     path, _record = artifacts.load(name)
-    tmp = Path(tempfile.mkdtemp(prefix="mrs-study-")) / path.name
-    shutil.copyfile(path, tmp)
-    url = f"sqlite:///{tmp}"
-    if study_name is None:
-        names = optuna.get_all_study_names(url)
-        if len(names) != 1:
-            raise SearchError(f"artifact '{name}' holds studies {names}: pass study_name")
-        study_name = names[0]
-    return optuna.load_study(study_name=study_name, storage=url)
+    with tempfile.TemporaryDirectory(prefix="mrs-study-") as tmpdir:
+        tmp = Path(tmpdir) / path.name
+        shutil.copyfile(path, tmp)
+        url = f"sqlite:///{tmp}"
+        storage = optuna.storages.RDBStorage(url)
+        try:
+            names = [s.study_name for s in storage.get_all_studies()]
+            if study_name is None:
+                if len(names) != 1:
+                    raise SearchError(f"artifact '{name}' holds studies {names}: pass study_name")
+                study_name = names[0]
+            elif study_name not in names:
+                raise SearchError(
+                    f"artifact '{name}', study {study_name!r}: expected one of {names}"
+                )
+            memory = optuna.storages.InMemoryStorage()
+            verbosity = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" line
+            try:
+                optuna.copy_study(
+                    from_study_name=study_name,
+                    from_storage=storage,
+                    to_storage=memory,
+                    to_study_name=study_name,
+                )
+            finally:
+                optuna.logging.set_verbosity(verbosity)
+        finally:
+            storage.remove_session()
+            storage.engine.dispose()
+    return optuna.load_study(study_name=study_name, storage=memory)
 
 
 __all__ = [
-    "COUNTED_STATES",
-    "count_trials",
+    "STORAGE_SCHEMES",
     "default_storage",
     "export_study",
     "load_study",
     "make_storage",
     "open_study",
-    "optimize_until",
-    "run_study",
     "sqlite_to_single_file",
     "storage_url",
-    "worker_id",
 ]

@@ -32,7 +32,10 @@ from typing import Any
 import numpy as np
 
 from .._npz import open_npz, spectrum_header
+from .._zip import savez
+from ..artifacts import ensure_writable
 from ..errors import MRSDataError, MRSFormatError
+from ..plausibility import check_lw_hz, check_signal
 from ..spectrum import EditedSpectra, Spectrum
 from ..types import METABOLITES, EditState, Metabolite
 from .presets import Preset, get_preset
@@ -54,7 +57,9 @@ class Basis:
         Spectra with batch shape ``(n_metabolites,)`` and equal acquisition
         parameters.
     lw_hz
-        Lorentzian linewidth (Hz) already applied to the FIDs (0 = unbroadened).
+        Lorentzian linewidth (Hz) already applied to the FIDs (0 = unbroadened);
+        negative or absurd widths (above :data:`mrs_lib.plausibility.MAX_LW_HZ`)
+        raise :class:`~mrs_lib.errors.MRSDataError`.
     params
         The parameters that produced the basis (preset, pulses, grid...), kept
         for provenance and cache keys.
@@ -80,7 +85,7 @@ class Basis:
         object.__setattr__(self, "metabolites", names)
         object.__setattr__(self, "on", self.on.replace(edit="on"))
         object.__setattr__(self, "off", self.off.replace(edit="off"))
-        object.__setattr__(self, "lw_hz", float(self.lw_hz))
+        object.__setattr__(self, "lw_hz", check_lw_hz(self.lw_hz))
         object.__setattr__(self, "params", dict(self.params))
 
     # ---------------------------------------------------------------- access
@@ -161,38 +166,54 @@ class Basis:
     # ----------------------------------------------------------------- files
     def save_npz(self, path: str | Path) -> Path:
         """Write the ``.npz`` contract described in the module docstring."""
-        path = Path(path)
+        path = ensure_writable(path, "basis file")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
-            np.savez(
+            savez(  # byte-reproducible (fixed zip timestamps)
                 fh,
-                metabolites=np.array(self.metabolites, dtype=str),
-                fid_on=self.on.fid.astype(np.complex128),
-                fid_off=self.off.fid.astype(np.complex128),
-                dwell_s=np.float64(self.dwell_s),
-                larmor_mhz=np.float64(self.larmor_mhz),
-                ppm_reference=np.float64(self.on.ppm_reference),
-                te_ms=np.float64(np.nan if self.on.te_ms is None else self.on.te_ms),
-                lw_hz=np.float64(self.lw_hz),
-                params_json=np.array(json.dumps(dict(self.params), default=str)),
+                {
+                    "metabolites": np.array(self.metabolites, dtype=str),
+                    "fid_on": self.on.fid.astype(np.complex128),
+                    "fid_off": self.off.fid.astype(np.complex128),
+                    "dwell_s": np.float64(self.dwell_s),
+                    "larmor_mhz": np.float64(self.larmor_mhz),
+                    "ppm_reference": np.float64(self.on.ppm_reference),
+                    "te_ms": np.float64(np.nan if self.on.te_ms is None else self.on.te_ms),
+                    "lw_hz": np.float64(self.lw_hz),
+                    "params_json": np.array(json.dumps(dict(self.params), default=str)),
+                },
             )
         return path
 
     @classmethod
     def load_npz(cls, path: str | Path) -> Basis:
-        """Read a basis written by :meth:`save_npz` or ``mrs simulate``."""
+        """Read a basis written by :meth:`save_npz` or ``mrs simulate``.
+
+        Every field is checked (``mrs_lib._npz.NpzReader``): complex, finite,
+        non-zero FIDs of shape ``(n_metabolites, n_points)``, unique names,
+        scalar and plausible ``dwell_s``, ``larmor_mhz``, ``te_ms`` and ``lw_hz``,
+        a JSON object in ``params_json``; anything else raises
+        :class:`~mrs_lib.errors.MRSFormatError` naming the field.
+        """
         path = Path(path)
         with open_npz(path, _NPZ_REQUIRED, "basis") as npz:
-            names = tuple(str(m) for m in np.atleast_1d(npz["metabolites"]))
-            fid_on, fid_off = np.asarray(npz["fid_on"]), np.asarray(npz["fid_off"])
+            names = npz.names("metabolites")
+            fid_on = npz.fids("fid_on", min_ndim=2, max_ndim=2)
+            fid_off = npz.fids("fid_off", min_ndim=2, max_ndim=2)
             for key, arr in (("fid_on", fid_on), ("fid_off", fid_off)):
-                if arr.ndim != 2 or arr.shape[0] != len(names):
+                if arr.shape != (len(names), fid_on.shape[1]):
                     raise MRSFormatError(
-                        path, key, f"shape ({len(names)}, n_points)", f"shape {arr.shape}"
+                        path,
+                        key,
+                        f"shape ({len(names)}, n_points) for metabolites {names}, "
+                        f"n_points = {fid_on.shape[1]} in fid_on and fid_off",
+                        f"shape {arr.shape}",
                     )
-            params = json.loads(str(npz["params_json"])) if "params_json" in npz.files else {}
+            for name, on, off in zip(names, fid_on, fid_off, strict=True):
+                check_signal(np.stack([on, off]), path=path, field=f"fid_on/fid_off ({name})")
+            params = npz.json_object("params_json") if "params_json" in npz else {}
             common = spectrum_header(npz)
-            lw = float(npz["lw_hz"]) if "lw_hz" in npz.files else 0.0
+            lw = check_lw_hz(npz.number("lw_hz", default=0.0), path=path, field="lw_hz")
         try:
             return cls(names, Spectrum(fid_on, **common), Spectrum(fid_off, **common), lw, params)
         except MRSDataError as exc:
@@ -212,7 +233,7 @@ def load_fida_reference(metabolites: Iterable[Metabolite] = METABOLITES) -> Basi
     its ``fids`` already follow ``exp(+2 pi i f t)`` with ``ppm = 3.0 + f / larmor``
     (centre 3.0 ppm), i.e. the library convention, so the FIDs are taken as they
     are and ``ppm_reference`` is set to the file's centre. The files carry a
-    2 Hz Lorentzian (``lw_hz=2``). Settings: physics.md, "external reference".
+    2 Hz Lorentzian (``lw_hz=2``). Settings: the ``external-reference`` preset (chapter 1).
     """
     from scipy.io import loadmat
 
@@ -318,7 +339,7 @@ def simulate_lines(
                     **{f"{m}_amp": lines[m].amp for m in ("on", "off")},
                     "key_json": np.array(json.dumps(payload, sort_keys=True, default=str)),
                 }
-                np.savez(fh, **arrays)
+                savez(fh, arrays)
             os.replace(tmp, path)
     return out
 
@@ -333,7 +354,9 @@ def basis_from_lines(
 ) -> Basis:
     """Sample line lists into a :class:`Basis` with the preset's readout (optional Lorentzian)."""
     pre = get_preset(preset)
-    n = int(n_points or pre.n_points)
+    n = int(pre.n_points if n_points is None else n_points)  # 0 is refused, not the default
+    if n < 1:
+        raise MRSDataError(f"argument 'n_points': expected a number of points >= 1, got {n_points}")
     names = tuple(lines)
     fids = {
         m: np.stack([lines[met][m].fid(n, pre.dwell_s, lw_hz) for met in names])
@@ -391,10 +414,14 @@ def simulate_basis(
     progress
         Show a tqdm progress bar.
 
-    Returns a :class:`Basis` with ``lw_hz = 0`` in the NIfTI-MRS convention;
-    broaden it with :meth:`Basis.broaden`. Chapter 1 of the book walks through
-    the physics.
+    Returns
+    -------
+    Basis
+        Unbroadened (``lw_hz = 0``), in the NIfTI-MRS convention; broaden it with
+        :meth:`Basis.broaden`. Chapter 1 of the book walks through the physics.
     """
+    if n_points is not None and n_points < 1:  # checked before the (slow) simulation
+        raise MRSDataError(f"argument 'n_points': expected a number of points >= 1, got {n_points}")
     pre = get_preset(preset, refocusing=refocusing, grid_points=grid_points)
     lines = simulate_lines(pre, metabolites=metabolites, gaba=gaba, cache=cache, progress=progress)
     return basis_from_lines(lines, pre, n_points=n_points, params={"gaba": gaba})

@@ -41,7 +41,7 @@ from ..io.bases import BASIS_NAMES, BasisSpec, resolve_basis
 from ..sim.basis import Basis
 from .config import SynthConfig, as_config, sobol_points
 from .generator import SynthBatch, Synthesizer, generate
-from .store import read_store, write_store
+from .store import SET_META, SET_ROWS, read_store, write_store
 
 if TYPE_CHECKING:  # torch itself is imported on first use, see _torch
     from torch import Tensor
@@ -284,7 +284,7 @@ def make_dataset(
     """
     cfg = as_config(config)
     ds = SynthDataset(basis, n, seed, cfg, chunk_size=chunk_size, workers=workers)
-    out = Path(path)
+    out = artifacts.ensure_writable(path, "dataset file")
     out.parent.mkdir(parents=True, exist_ok=True)
     store = np.dtype(dtype)
     if store not in (np.dtype(np.float16), np.dtype(np.float32)):
@@ -367,7 +367,7 @@ class StoredDataset:
                 self.path, "file", "an existing dataset file (mrs synth --out)", "no such file"
             )
         self.record = artifacts.verify(self.path) if verify else None
-        self.meta, arrays = read_store(self.path)
+        self.meta, arrays = read_store(self.path, per_spectrum=SET_ROWS, meta_keys=SET_META)
         self.x = arrays.pop("x")
         self.clean = arrays.pop("clean", None)
         arrays = {k: np.asarray(v) for k, v in arrays.items()}
@@ -381,7 +381,12 @@ class StoredDataset:
         self.chunk_size = int(self.meta.get("chunk_size", CHUNK_SIZE))
         self.metabolites = tuple(self.meta["metabolites"])
         self.channels = tuple(self.meta["channels"])
-        self.config = SynthConfig.from_dict(self.meta["config"])
+        try:
+            self.config = SynthConfig.from_dict(self.meta["config"])
+        except Exception as exc:  # KeyError, TypeError, ValueError, MRSDataError, ...
+            raise MRSFormatError(
+                self.path, "meta.json config", "a synthesis configuration", f"{exc!r}"
+            ) from None
 
     @classmethod
     def load(cls, name: str) -> StoredDataset:
@@ -555,7 +560,13 @@ def _save_cached(
 
 def _load_cached(path: Path) -> SynthBatch:
     """A set stored by :func:`_save_cached`, every array memory-mapped copy-on-write."""
-    meta, arrays = read_store(path, mode="c")
+    meta, arrays = read_store(
+        path,
+        mode="c",
+        required=("ppm",),
+        per_spectrum=SET_ROWS,
+        meta_keys={"metabolites": list, "channels": list},
+    )
     return SynthBatch(
         x=arrays["x"],
         clean=arrays.get("clean"),

@@ -33,7 +33,14 @@ data, the order of an epoch), :mod:`~mrs_lib.train.trainer` (:class:`Trainer`,
 
 from __future__ import annotations
 
-from .checkpoint import CHECKPOINT_FORMAT, STATE_FORMAT, export_model, load_model, save_model
+from .checkpoint import (
+    CHECKPOINT_FORMAT,
+    STATE_FORMAT,
+    ResumeError,
+    export_model,
+    load_model,
+    save_model,
+)
 from .config import TrainConfig, TrainConfigError, TrainResult, resolve_device
 from .data import as_training_data
 from .evaluate import evaluate_checkpoint, evaluate_model, predict
@@ -42,6 +49,7 @@ from .trainer import Trainer, train_model
 __all__ = [
     "CHECKPOINT_FORMAT",
     "STATE_FORMAT",
+    "ResumeError",
     "TrainConfig",
     "TrainConfigError",
     "TrainResult",

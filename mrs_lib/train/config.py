@@ -120,6 +120,11 @@ class TrainConfig:
                 )
 
         check(self.lr is None or self.lr > 0, "lr", "a positive number or None")
+        check(
+            isinstance(self.seed, int) and 0 <= self.seed < 2**32,
+            "seed",
+            "an integer from 0 to 2**32 - 1",
+        )
         for key in ("batch_size", "max_epochs", "eval_batch_size"):
             check(
                 isinstance(getattr(self, key), int) and getattr(self, key) >= 1,
@@ -202,11 +207,43 @@ class TrainResult:
     checkpoint: Path | None = None
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; else a device this machine has.
+
+    Raises :class:`TrainConfigError` for a name torch does not know
+    (``"gpu"``), for CUDA or MPS where they are not available, and for a CUDA
+    index beyond the visible devices, naming the device and what to use instead.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise TrainConfigError(
+            f"device {device!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no GPU visible"
+            raise TrainConfigError(
+                f"device {device!r}: CUDA is not available on this machine (torch "
+                f"{torch.__version__}, {build}); use 'cpu' or 'auto'"
+            )
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise TrainConfigError(
+                f"device {device!r}: expected a CUDA index below {n} (the visible GPUs)"
+            )
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise TrainConfigError(
+                f"device {device!r}: MPS (Apple GPU) is not available here; use 'cpu' or 'auto'"
+            )
+    elif dev.type != "cpu":
+        raise TrainConfigError(
+            f"device {device!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        )
+    return dev
 
 
 def amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:

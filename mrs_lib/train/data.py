@@ -9,6 +9,7 @@ are such tuples; :func:`as_training_data` wraps each in an object with
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,6 +128,36 @@ def as_training_data(data: Any, what: str = "data") -> TrainingData:
     return TensorData(xt, yt, ct)
 
 
+def fingerprint(data: TrainingData, samples: int = 8) -> dict[str, Any]:
+    """Size, rows and a sha256 of ``samples`` evenly spaced items of ``data`` (float32 bytes).
+
+    Cheap (a few spectra are read, whatever the size of the set) and enough to
+    tell two synthetic sets apart: another seed, preset or basis changes every
+    spectrum. A resumed training run compares it with the one stored in
+    ``last.pt`` (:func:`mrs_lib.train.checkpoint.run_settings`).
+    """
+    n = len(data)
+    picks = sorted({int(i) for i in np.linspace(0, n - 1, min(samples, n)).round()}) if n else []
+    h = hashlib.sha256()
+    has_clean = False
+    for i in picks:
+        if isinstance(data, TensorData):
+            item: tuple[Any, ...] = (
+                data.x[i],
+                data.y[i],
+                None if data.clean is None else data.clean[i],
+            )
+        else:
+            item = tuple(data.dataset[i])
+        for part in item[:3]:
+            if part is None:
+                continue
+            t = part if isinstance(part, torch.Tensor) else torch.as_tensor(np.asarray(part))
+            h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+        has_clean = has_clean or (len(item) > 2 and item[2] is not None)
+    return {"n": n, "rows": data.rows, "clean": has_clean, "sha256": h.hexdigest()[:16]}
+
+
 def epoch_order(n: int, epoch_size: int, epoch: int, seed: int) -> torch.Tensor:
     """Indices of (0-based) ``epoch``: the slice ``[epoch * size, (epoch + 1) * size)`` of the
     concatenation of shuffled passes over ``n`` spectra (pass ``p`` shuffled with seed
@@ -166,4 +197,5 @@ __all__ = [
     "as_training_data",
     "epoch_batches",
     "epoch_order",
+    "fingerprint",
 ]

@@ -17,7 +17,6 @@ import copy
 import os
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,13 +25,14 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
+from .. import artifacts
 from ..errors import MRSDataError
 from ..metrics import mae
 from ..models import QuantNet, build_model, model_class, resolve_config
 from ..types import METABOLITES, ModelName
-from .checkpoint import RunState, resume_run, write_best, write_state
+from .checkpoint import RunState, resume_run, run_settings, write_best, write_state
 from .config import TrainConfig, TrainResult, amp_dtype, resolve_device
-from .data import Batch, TensorData, TrainingData, as_training_data, epoch_batches
+from .data import Batch, TensorData, TrainingData, as_training_data, epoch_batches, fingerprint
 
 EpochHook = Callable[[int, dict[str, float]], None]
 """``on_epoch(epoch, metrics)``, called after every epoch (1-based)."""
@@ -72,8 +72,17 @@ class Trainer:
             min_lr=config.min_lr,
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
-        self.ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.ckdir = (
+            artifacts.ensure_writable(checkpoint_dir, "checkpoint_dir")
+            if checkpoint_dir is not None
+            else None
+        )
+        if self.ckdir is not None and self.ckdir.exists() and not self.ckdir.is_dir():
+            raise MRSDataError(
+                f"checkpoint_dir '{self.ckdir}': expected a directory, got an existing file"
+            )
         self.meta = dict(meta or {})
+        self.settings: dict[str, Any] = {}
         self.on_epoch = on_epoch
         self.progress = progress
         self.run = RunState(best_state=copy.deepcopy(self.model.state_dict()))
@@ -85,10 +94,27 @@ class Trainer:
         """Train until a stopping rule fires; return the best model (see :class:`TrainResult`).
 
         With ``resume`` and a ``last.pt`` in the checkpoint directory, the run
-        continues from there (same network and configuration required).
+        continues from there, bit for bit, if its settings are the same
+        (:func:`~mrs_lib.train.checkpoint.run_settings`: network, training
+        settings but the stopping rules, data facts ``meta`` and a fingerprint
+        of ``train`` and ``val``); otherwise
+        :class:`~mrs_lib.train.checkpoint.ResumeError` lists what differs.
+        Without ``resume`` the run starts afresh and replaces the directory's
+        ``last.pt`` and ``best.pt``.
         """
-        if self.ckdir is not None and resume and (self.ckdir / "last.pt").is_file():
-            self.run = resume_run(self.ckdir / "last.pt", self.model, self.opt, self.sched)
+        if self.ckdir is not None:  # settings are for last.pt: none without a directory
+            self.settings = run_settings(
+                self.model,
+                self.config,
+                self.meta,
+                {"train": fingerprint(train), "val": fingerprint(val)},
+            )
+            last = self.ckdir / "last.pt"
+            if resume and last.is_file():
+                self.run = resume_run(last, self.model, self.opt, self.sched, self.settings)
+            elif not resume:
+                for stale in (last, self.ckdir / "best.pt", self.ckdir / "best.pt.json"):
+                    stale.unlink(missing_ok=True)
         bar = self._progress_bar()
         stopped = self._stop_reason(None)
         t_start = time.perf_counter()
@@ -207,7 +233,7 @@ class Trainer:
             self.sched.step(score)
         run.epoch = epoch + 1
         if self.ckdir is not None:
-            write_state(self.ckdir, self.model, self.opt, self.sched, self.run)
+            write_state(self.ckdir, self.model, self.opt, self.sched, self.run, self.settings)
 
     def _progress_bar(self) -> Any:
         """A tqdm bar over the epochs, or ``None`` without ``progress``."""
@@ -288,8 +314,13 @@ def train_model(
     checkpoint_dir
         Where ``last.pt`` (resumable state) and ``best.pt`` (+ sidecar) go.
     resume
-        Continue from ``checkpoint_dir/last.pt`` when it exists (its model
-        name and configuration must match).
+        Continue from ``checkpoint_dir/last.pt`` when it exists: bit-exact,
+        and only under the same network, training settings (the stopping
+        rules ``max_epochs``, ``max_time_s``, ``patience`` and the thread
+        count may change) and data (``meta`` and a fingerprint of the
+        spectra); otherwise :class:`~mrs_lib.train.checkpoint.ResumeError`
+        lists each differing setting. ``False`` starts afresh and replaces
+        the directory's ``last.pt`` and ``best.pt``.
     progress
         Show a tqdm bar over epochs.
     meta
