@@ -1,7 +1,7 @@
 """A Gannet-style GABA+/Cr peak fit (chapter 6 of the book).
 
-The simple peer of the linear-combination fit, as lcmodel.md describes
-Gannet's method (re-written from that description, no Gannet code):
+The simple peer of the linear-combination fit: Gannet's method
+(:cite:t:`edden2014`), re-written from its published description (no Gannet code):
 
 * GABA+: the real part of DIFF/2 (``(on - off) / 2``) over 2.79-3.55 ppm is
   fitted with ``F = A exp(B (f - f0)^2) + C (f - f0) + D`` (a Gaussian on a
@@ -62,6 +62,12 @@ class GannetFit:
         return self.gaba.area / self.cr.area if self.cr.area > 0 else float("nan")
 
 
+def _require_signal(spectrum: Spectrum, what: str) -> None:
+    """An all-zero spectrum has no peak to fit: refuse it rather than fit the initial guess."""
+    if not np.any(spectrum.fid):
+        raise MRSDataError(f"{what}: the spectrum is all zero (no signal to fit)")
+
+
 def _grid(spectrum: Spectrum, ppm_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     n = round((ppm_range[1] - ppm_range[0]) / GRID_STEP_PPM) + 1
     ppm, spec = spectrum.to_grid(ppm_range, n)
@@ -82,6 +88,11 @@ def fit_gaba(diff: Spectrum) -> PeakFit:
     if diff.batch_shape:
         raise MRSDataError(f"fit_gaba: expected one spectrum, got batch shape {diff.batch_shape}")
     f, y = _grid(diff, GABA_RANGE_PPM)
+    if not np.any(diff.fid):  # ON equals OFF (nothing edited): GABA+ is exactly 0, not a fit
+        p = np.array([0.0, -90.0, 3.026, 0.0, 0.0])
+        zero = np.zeros_like(f)
+        fwhm = float(2.0 * np.sqrt(2.0 * np.log(2.0)) * np.sqrt(1.0 / 180.0))
+        return PeakFit(p, 0.0, fwhm, 3.026, _fit_error(zero, zero, 0.0), f, zero, zero)
     y = 0.5 * y
     scale = float(np.max(np.abs(y))) or 1.0
     ys = y / scale
@@ -129,6 +140,7 @@ def fit_creatine(off: Spectrum) -> PeakFit:
         raise MRSDataError(
             f"fit_creatine: expected one spectrum, got batch shape {off.batch_shape}"
         )
+    _require_signal(off, "fit_creatine (edit OFF)")
     f, y = _grid(off, CR_RANGE_PPM)
     scale = float(np.max(np.abs(y))) or 1.0
     ys = y / scale
@@ -186,7 +198,14 @@ def plot_gannet(fit: GannetFit, axes: Any = None) -> Any:
 
 
 def fit_gannet(spectra: EditedSpectra) -> GannetFit:
-    """GABA+ from DIFF/2 and Cr from OFF of one acquisition (no batch dimension)."""
+    """GABA+ from DIFF/2 and Cr from OFF of one acquisition (no batch dimension).
+
+    An all-zero OFF or ON spectrum raises :class:`~mrs_lib.errors.MRSDataError`:
+    a fit of no signal returns its starting guess, not a measurement. ON equal
+    to OFF (a zero DIFF) gives GABA+ = 0.
+    """
+    _require_signal(spectra.off, "fit_gannet (edit OFF)")
+    _require_signal(spectra.on, "fit_gannet (edit ON)")
     return GannetFit(gaba=fit_gaba(spectra.diff), cr=fit_creatine(spectra.off))
 
 

@@ -78,13 +78,16 @@ def describe(
     *,
     dwell_s: float | None = None,
     larmor_mhz: float | None = None,
+    n_points: int | None = None,
 ) -> dict[str, Any]:
     """What a file holds (``mrs info``): kind, points, dwell, bandwidth, Larmor frequency, TE,
     edit dimensions, metabolites (basis files) or concentrations (LCModel outputs).
 
     Works for NIfTI-MRS, LCModel ``.RAW`` (needs ``dwell_s`` and ``larmor_mhz``,
-    which the format does not store), ``.BASIS``, ``.table``, ``.csv``,
-    ``.COORD`` and the ``.npz`` basis of ``mrs simulate``.
+    which the format does not store; ``n_points``, NUNFIL, is checked against
+    the data when given, which catches a file cut at a line boundary),
+    ``.BASIS``, ``.table``, ``.csv``, ``.COORD`` and the ``.npz`` basis of
+    ``mrs simulate``.
     """
     from ..sim.basis import Basis
 
@@ -101,7 +104,7 @@ def describe(
                 f"'{p}': an LCModel .RAW file needs dwell_s and larmor_mhz "
                 "(--dwell-s, --larmor-mhz); the format does not store them"
             )
-        spec = read_raw(p, dwell_s, larmor_mhz)
+        spec = read_raw(p, dwell_s, larmor_mhz, n_points=n_points)
         return {
             "format": "LCModel .RAW",
             "kind": "spectrum",
@@ -175,7 +178,8 @@ def convert(
       and ``fwhmba`` are passed to :func:`write_basis`);
     * spectrum NIfTI-MRS -> ``.RAW`` (an edited file needs ``edit``; a batch
       must hold a single spectrum);
-    * ``.RAW`` -> NIfTI-MRS (needs ``dwell_s`` and ``larmor_mhz``).
+    * ``.RAW`` -> NIfTI-MRS (needs ``dwell_s`` and ``larmor_mhz``; ``n_points``,
+      when given, is the NUNFIL the data must have).
     """
     from ..sim.basis import Basis
     from ..spectrum import EditedSpectra
@@ -211,7 +215,7 @@ def convert(
     elif ks == "raw" and kd == "nifti":
         if dwell_s is None or larmor_mhz is None:
             raise MRSDataError("converting a .RAW file needs dwell_s and larmor_mhz")
-        spec = read_raw(s, dwell_s, larmor_mhz)
+        spec = read_raw(s, dwell_s, larmor_mhz, n_points=n_points)
         return save(spec.replace(edit=edit) if edit else spec, d)
     raise MRSDataError(f"no conversion from {ks} ('{s.name}') to {kd} ('{d.name}')")
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MRSDataError, MRSError, MRSFormatError
+from ..plausibility import check_dwell, check_larmor, check_lw_hz, check_signal, check_te
 from ..spectrum import EditedSpectra, Spectrum
 from ..types import EDIT_STATES
 
@@ -193,6 +194,9 @@ class _Parsed:
 
         if not path.exists():
             raise MRSFormatError(path, "file", "an existing NIfTI-MRS file", "no such file")
+        if not path.is_file():
+            raise MRSFormatError(path, "file", "a NIfTI-MRS file", "not a regular file")
+        _check_declared_size(path)
         try:
             img = NIFTI_MRS(str(path))
             data = np.asarray(img.image[:])
@@ -217,9 +221,8 @@ class _Parsed:
         data = data.reshape(shape)
         if shape[:3] != (1, 1, 1):
             raise MRSFormatError(path, "dims 1-3", "a single voxel (1, 1, 1)", shape[:3])
-        for key, value in (("pixdim[4] (dwell time)", dwell), ("SpectrometerFrequency", larmor)):
-            if not (math.isfinite(value) and value > 0):
-                raise MRSFormatError(path, key, "a positive number", value)
+        check_dwell(dwell, path=path, field="pixdim[4] (dwell time, s)")
+        check_larmor(larmor, path=path, field="SpectrometerFrequency")
         if not math.isfinite(ppm_ref):
             raise MRSFormatError(path, "SpecFreqChemShift", "a finite number", ppm_ref)
         if nucleus != "1H":
@@ -228,14 +231,13 @@ class _Parsed:
         self.tags: list[str] = [str(t) for t in tags[: len(shape) - 4]]
         self.hdr = hdr
         te = hdr.get("EchoTime")
-        if te is not None and not (isinstance(te, (int, float)) and math.isfinite(te) and te > 0):
-            raise MRSFormatError(path, "EchoTime", "a positive number of seconds", te)
         self.params: dict[str, Any] = dict(
             dwell_s=dwell,
             larmor_mhz=larmor,
             ppm_reference=ppm_ref,
-            # EchoTime is stored in seconds; round away the float noise of the ms -> s -> ms trip.
-            te_ms=None if te is None else round(float(te) * 1000.0, 9),
+            # EchoTime is stored in seconds (68 there is the ms value written unconverted: refused);
+            # check_te rounds away the float noise of the ms -> s -> ms trip.
+            te_ms=None if te is None else check_te(te, unit="s", path=path, field="EchoTime"),
         )
         user = hdr.get(_USER_KEY)
         self.user: dict[str, Any] = {}
@@ -288,16 +290,81 @@ def load(path: PathLike) -> Spectrum | EditedSpectra:
     dimensions become batch dimensions in file order. Files without
     ``DIM_EDIT`` give a :class:`Spectrum` (with its ``edit`` state when this
     library wrote it). Dwell time, spectrometer frequency, ppm reference and
-    echo time come from the header (module docstring).
+    echo time come from the header (module docstring) and must be plausible
+    (:mod:`mrs_lib.plausibility`: an ``EchoTime`` of 68, milliseconds where
+    the standard wants seconds, is refused with that explanation). The
+    declared data size is checked against the file before anything is read.
+    """
+    return load_tagged(path)[0]
+
+
+def load_tagged(path: PathLike) -> tuple[Spectrum | EditedSpectra, tuple[str, ...]]:
+    """:func:`load`, plus the dimension tags of the batch dimensions (``DIM_EDIT`` left out).
+
+    ``tags[i]`` names batch axis ``i`` of the returned FIDs (``"DIM_DYN"``,
+    ``"DIM_COIL"``, ...), e.g. to average dynamics
+    (:func:`mrs_lib.io.phantoms.load_phantom_folder` does).
     """
     parsed = _Parsed(Path(path))
     if "DIM_EDIT" in parsed.tags:
         axis = parsed.tags.index("DIM_EDIT")
         i_off, i_on = parsed.edit_order(axis)
         fid = np.moveaxis(parsed.fid, axis, 0)
-        return EditedSpectra(off=parsed.spectrum(fid[i_off]), on=parsed.spectrum(fid[i_on]))
+        tags = tuple(t for i, t in enumerate(parsed.tags) if i != axis)
+        edited = EditedSpectra(off=parsed.spectrum(fid[i_off]), on=parsed.spectrum(fid[i_on]))
+        return edited, tags
     edit = parsed.user.get("edit")
-    return parsed.spectrum(parsed.fid, edit if edit in EDIT_STATES else None)
+    return parsed.spectrum(parsed.fid, edit if edit in EDIT_STATES else None), tuple(parsed.tags)
+
+
+#: Deflate cannot expand data more than ~1032-fold: a larger declared size is a lie.
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _check_declared_size(path: Path) -> None:
+    """Refuse a header whose declared data (dims x datatype) the file cannot hold, unread.
+
+    Read lazily with nibabel (header only). For ``.nii`` the file must be at
+    least ``vox_offset + nbytes`` long; for ``.nii.gz`` the declared size must
+    be within deflate's largest ratio of the file size, and the stream is then
+    decompressed in 1 MiB pieces (nothing kept) to check that it holds as much.
+    """
+    import gzip
+
+    import nibabel as nib
+
+    try:
+        img: Any = nib.load(str(path))
+        shape = tuple(int(n) for n in img.header.get_data_shape())
+        itemsize = int(img.header.get_data_dtype().itemsize)
+        offset = int(getattr(img.dataobj, "offset", 0))
+    except Exception as exc:  # nibabel raises many types for a damaged header
+        raise MRSFormatError(
+            path, "file", "a valid NIfTI-MRS file", f"{type(exc).__name__}: {exc}"
+        ) from None
+    need = offset + math.prod(shape) * itemsize
+    size = path.stat().st_size
+    gz = path.name.lower().endswith(".gz")
+    expected = f"dimensions whose data fit in the file ({size} bytes on disk)"
+    declared = f"dims {shape} x {itemsize} bytes = {need} bytes"
+    if need > (size * _DEFLATE_MAX_RATIO + 1024 if gz else size):
+        raise MRSFormatError(path, "dim (header)", expected, declared)
+    if not gz:
+        return
+    held = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while held < need:
+                piece = fh.read(min(1 << 20, need - held))
+                if not piece:
+                    break
+                held += len(piece)
+    except Exception as exc:  # BadGzipFile, EOFError (truncated), zlib.error
+        raise MRSFormatError(
+            path, "file", "a complete gzip stream", f"{type(exc).__name__}: {exc}"
+        ) from None
+    if held < need:
+        raise MRSFormatError(path, "dim (header)", expected, f"{declared}; {held} held")
 
 
 def load_basis(path: PathLike) -> Basis:
@@ -337,15 +404,15 @@ def load_basis(path: PathLike) -> Basis:
     edit_axis = parsed.tags.index("DIM_EDIT")
     i_off, i_on = parsed.edit_order(edit_axis)
     fid = np.moveaxis(parsed.fid, (met_axis, edit_axis), (1, 0))  # (2, n_met, N)
-    lw = parsed.user.get("lw_hz", 0.0)
+    lw = check_lw_hz(parsed.user.get("lw_hz", 0.0), path=parsed.path, field=f"{_USER_KEY}.lw_hz")
     params = parsed.user.get("params", {})
+    if not isinstance(params, Mapping):
+        raise MRSFormatError(parsed.path, f"{_USER_KEY}.params", "a JSON object", params)
+    for j, name in enumerate(names):
+        check_signal(fid[:, j], path=parsed.path, field=f"data ({name}, edit OFF and ON)")
     try:
         return Basis(
-            tuple(names),
-            parsed.spectrum(fid[i_on]),
-            parsed.spectrum(fid[i_off]),
-            float(lw) if isinstance(lw, (int, float)) else 0.0,
-            params if isinstance(params, Mapping) else {},
+            tuple(names), parsed.spectrum(fid[i_on]), parsed.spectrum(fid[i_off]), lw, params
         )
     except MRSDataError as exc:
         raise MRSFormatError(parsed.path, "basis", "a valid basis", str(exc)) from None
@@ -380,4 +447,4 @@ def _is_basis(parsed: _Parsed) -> bool:
     return any(_METABOLITE_KEY in parsed.dim_header(a) for a in range(len(parsed.tags)))
 
 
-__all__ = ["BATCH_TAGS", "describe", "load", "load_basis", "save", "save_basis"]
+__all__ = ["BATCH_TAGS", "describe", "load", "load_basis", "load_tagged", "save", "save_basis"]

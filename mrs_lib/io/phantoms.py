@@ -14,6 +14,11 @@ much of each metabolite) is, as the registry file
           EDIT_OFF.nii.gz          two NIfTI-MRS files, one per sub-spectrum
           EDIT_ON.nii.gz
 
+A file may hold single transients along ``DIM_DYN``: they are averaged (no
+alignment) and the scan's ``metadata`` says so; any other dimension larger
+than 1 (coils, user dimensions) is refused. Concentrations are JSON numbers,
+none negative, at least one above 0 mM per scan.
+
 Siemens DICOM (``.IMA``) or twix data convert to NIfTI-MRS with ``spec2nii``
 (a separate tool; see the chapter). :func:`save_phantom_folder` writes the
 same layout, so a digital phantom series round-trips through it.
@@ -31,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MRSFormatError
-from ..spectrum import EditedSpectra
+from ..errors import MRSDataError, MRSFormatError
+from ..plausibility import check_signal
+from ..spectrum import EditedSpectra, Spectrum
 from ..types import METABOLITES
 
 DESIGN_REGISTRY_NAME = "swansea_phantom_design_mM.csv"
@@ -112,14 +118,22 @@ def load_design(path: str | Path | None = None) -> list[PhantomDesign]:
 
 
 def _read_concentrations(path: Path) -> dict[str, dict[str, float]]:
+    expected = "concentrations.json beside the scan folders"
+    if not path.exists():
+        raise MRSFormatError(path, "file", expected, "missing")
+    if not path.is_file():
+        raise MRSFormatError(path, "file", expected, "not a regular file")
     try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
+        text = path.read_bytes().decode("utf-8")
+        raw = json.loads(text)
+    except UnicodeDecodeError as exc:
         raise MRSFormatError(
-            path, "file", "concentrations.json beside the scan folders", "missing"
+            path, "file", "UTF-8 JSON text", f"binary data ({exc.reason})"
         ) from None
-    except json.JSONDecodeError as exc:
-        raise MRSFormatError(path, "file", "valid JSON", str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, numbers over 4300 digits
+        raise MRSFormatError(path, "file", "valid JSON", str(exc)[:200]) from None
+    except OSError as exc:
+        raise MRSFormatError(path, "file", "a readable file", str(exc)) from None
     if not isinstance(raw, dict):
         raise MRSFormatError(
             path, "top level", "an object {scan: {metabolite: mM}}", type(raw).__name__
@@ -133,39 +147,112 @@ def _read_concentrations(path: Path) -> dict[str, dict[str, float]]:
             raise MRSFormatError(
                 path, f"{scan}.{unknown[0]}", f"one of {METABOLITES}", repr(unknown[0])
             )
-        out[scan] = {m: _number(path, f"{scan}.{m}", str(v)) for m, v in conc.items()}
+        values = {m: _concentration(path, f"{scan}.{m}", v) for m, v in conc.items()}
+        if not any(v > 0 for v in values.values()):
+            raise MRSFormatError(
+                path,
+                scan,
+                "at least one metabolite above 0 mM (an all-zero truth cannot be scored)",
+                values,
+            )
+        out[scan] = values
     return out
 
 
-def _read_scan(folder: Path) -> EditedSpectra:
+def _concentration(path: Path, field_name: str, value: object) -> float:
+    """A JSON number >= 0 (mM); strings, booleans, null and nested values are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MRSFormatError(path, field_name, "a number (mM)", value)
+    v = float(value) if not isinstance(value, int) or abs(value) < 10**308 else math.inf
+    if not math.isfinite(v) or v < 0:
+        raise MRSFormatError(path, field_name, "a finite concentration >= 0 mM", value)
+    return v
+
+
+def _one_spectrum(path: Path, spec: Spectrum, tags: tuple[str, ...]) -> tuple[Spectrum, int]:
+    """Average the ``DIM_DYN`` axes of ``spec``; any other axis must have size 1.
+
+    Returns the single spectrum and the number of transients averaged.
+    """
+    shape = spec.batch_shape
+    others = [
+        f"{t} of size {n}" for t, n in zip(tags, shape, strict=True) if t != "DIM_DYN" and n > 1
+    ]
+    if others:
+        raise MRSFormatError(
+            path,
+            "dims 5-7",
+            "one spectrum per scan (DIM_DYN is averaged; combine coils etc. first, e.g. FSL-MRS)",
+            ", ".join(others),
+        )
+    dyn = tuple(i for i, t in enumerate(tags) if t == "DIM_DYN")
+    fid = spec.fid.mean(axis=dyn) if dyn else spec.fid
+    n_avg = math.prod(shape[i] for i in dyn)
+    return spec.replace(fid=fid.reshape(spec.n_points)), n_avg
+
+
+def _load_sub(path: Path) -> tuple[Spectrum | EditedSpectra, int]:
     from . import nifti
 
+    loaded, tags = nifti.load_tagged(path)
+    if isinstance(loaded, Spectrum):
+        return _one_spectrum(path, loaded, tags)
+    off, n = _one_spectrum(path, loaded.off, tags)
+    on, _ = _one_spectrum(path, loaded.on, tags)
+    return EditedSpectra(off=off, on=on), n
+
+
+def _read_scan(folder: Path) -> tuple[EditedSpectra, dict[str, Any]]:
+    """The scan's OFF/ON pair (dynamics averaged) and notes on what was done to it."""
     single = sorted(folder.glob("*.nii*"))
     off, on = folder / "EDIT_OFF.nii.gz", folder / "EDIT_ON.nii.gz"
     if off.exists() and on.exists():
-        a, b = nifti.load(off), nifti.load(on)
+        (a, n_off), (b, n_on) = _load_sub(off), _load_sub(on)
         if isinstance(a, EditedSpectra) or isinstance(b, EditedSpectra):
             raise MRSFormatError(
                 off, "dim_edit", "one sub-spectrum per EDIT_OFF/EDIT_ON file", "both"
             )
-        return EditedSpectra(off=a, on=b)
-    if len(single) == 1:
-        loaded = nifti.load(single[0])
+        try:
+            spectra = EditedSpectra(off=a, on=b)
+        except MRSDataError as exc:
+            raise MRSFormatError(
+                on, "acquisition", "the parameters of EDIT_OFF", str(exc)
+            ) from None
+        n_avg, source = max(n_off, n_on), on
+    elif len(single) == 1:
+        loaded, n_avg = _load_sub(single[0])
         if not isinstance(loaded, EditedSpectra):
             raise MRSFormatError(
                 single[0], "DIM_EDIT", "an edit dimension holding OFF and ON", "none"
             )
-        return loaded
-    raise MRSFormatError(
-        folder,
-        "scan files",
-        "one NIfTI-MRS file with DIM_EDIT, or EDIT_OFF.nii.gz + EDIT_ON.nii.gz",
-        f"{[p.name for p in single]}",
-    )
+        spectra, source = loaded, single[0]
+    else:
+        raise MRSFormatError(
+            folder,
+            "scan files",
+            "one NIfTI-MRS file with DIM_EDIT, or EDIT_OFF.nii.gz + EDIT_ON.nii.gz",
+            f"{[p.name for p in single]}",
+        )
+    for state in ("off", "on"):
+        check_signal(spectra[state].fid, path=source, field=f"data (edit {state.upper()})")
+    notes: dict[str, Any] = {}
+    if n_avg > 1:
+        notes["averaged_dynamics"] = n_avg
+        notes["note"] = f"{n_avg} DIM_DYN transients averaged (no frequency or phase alignment)"
+    return spectra, notes
 
 
 def load_phantom_folder(root: str | Path) -> list[PhantomScan]:
-    """Load every scan of a phantom folder (layout in the module docstring), sorted by name."""
+    """Load every scan of a phantom folder (layout in the module docstring), sorted by name.
+
+    A scan file with a ``DIM_DYN`` dimension (single transients, as scanners
+    export them) is averaged over it, with a note in the scan's ``metadata``
+    (``averaged_dynamics``, ``note``); other dimensions (coils, user
+    dimensions) of size > 1 are refused. Every value is checked: plausible
+    acquisition parameters (:mod:`mrs_lib.plausibility`), non-zero signal,
+    concentrations >= 0 mM with at least one above 0 per scan; a bad one raises
+    :class:`~mrs_lib.errors.MRSFormatError` naming the file and the field.
+    """
     root = Path(root)
     if not root.is_dir():
         raise MRSFormatError(root, "folder", "a folder of phantom series", "no such folder")
@@ -180,13 +267,10 @@ def load_phantom_folder(root: str | Path) -> list[PhantomScan]:
                     "an entry for every scan folder",
                     "missing",
                 )
+            spectra, notes = _read_scan(scan_dir)
             scans.append(
                 PhantomScan(
-                    series_dir.name,
-                    scan_dir.name,
-                    _read_scan(scan_dir),
-                    known[scan_dir.name],
-                    scan_dir,
+                    series_dir.name, scan_dir.name, spectra, known[scan_dir.name], scan_dir, notes
                 )
             )
     if not scans:

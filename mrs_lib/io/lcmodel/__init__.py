@@ -2,7 +2,7 @@
 
 Chapter 6 of the book fits the same spectra with the library's LCModel-style
 fitter and, when the user has one, with the real ``lcmodel`` binary; this
-package is the file layer between them (formats: ``shared/docs/lcmodel.md``):
+package is the file layer between them (formats as LCModel's manual describes them):
 
 * :mod:`mrs_lib.io.lcmodel.raw` - ``.RAW`` data (:func:`write_raw`, :func:`read_raw`),
 * :mod:`mrs_lib.io.lcmodel.basis` - ``.BASIS`` sets (:func:`write_basis`,
@@ -48,6 +48,7 @@ from ._text import PathLike as PathLike
 from .basis import BASIS_FORMAT as BASIS_FORMAT
 from .basis import MAX_FWHMBA_PPM as MAX_FWHMBA_PPM
 from .basis import MAX_METABO_LEN as MAX_METABO_LEN
+from .basis import MAX_NDATAB as MAX_NDATAB
 from .basis import FFTNorm as FFTNorm
 from .basis import LCModelBasis, basis_from_lcmodel, lcmodel_ppm_axis, read_basis, write_basis
 from .control import CONTROL_KEYS, control_text, write_control
@@ -61,6 +62,7 @@ from .outputs import (
     read_csv,
     read_table,
 )
+from .raw import MAX_NUNFIL as MAX_NUNFIL
 from .raw import RAW_FORMAT as RAW_FORMAT
 from .raw import read_raw, write_raw
 

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from ...errors import MRSDataError, MRSFormatError
+from ...plausibility import check_dwell, check_larmor, check_signal, check_te
 from ...sim.basis import Basis
 from ...spectrum import Spectrum
 from ...types import EDIT_STATES, EditState
@@ -47,6 +48,9 @@ FFTNorm = Literal["backward", "ortho"]
 
 #: Fortran format of the ``.BASIS`` data written here (``FMTBAS``).
 BASIS_FORMAT = "(6E13.5)"
+
+#: The longest basis block LCModel 6.3 reads (``MDATA = 2 * MUNFIL`` in its ``lcmodel.inc``).
+MAX_NDATAB = 131072
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,8 +149,11 @@ def write_basis(
                 f"(LCModel), got {name!r}"
             )
     n = spec.n_points if n_points is None else int(n_points)
-    if n < 2:
-        raise MRSDataError(f"write_basis: n_points must be >= 2, got {n_points!r}")
+    if not 2 <= n <= MAX_NDATAB:  # refused before zero-filling allocates n points per metabolite
+        raise MRSDataError(
+            f"write_basis: n_points (NDATAB) must be 2 to {MAX_NDATAB} (the most LCModel reads), "
+            f"got {n_points!r}"
+        )
     spec = to_lcmodel_centre(spec)
     spec = spec.zero_fill(n) if n >= spec.n_points else spec.truncate(n)
     fwhmba_given = fwhmba is not None
@@ -262,15 +269,20 @@ def read_basis(path: PathLike, *, norm: FFTNorm = "backward") -> LCModelBasis:
         raise MRSFormatError(path, "$BASIS", "at least one metabolite block", "none")
     basis1 = blocks["BASIS1"]
     seqpar = blocks.get("SEQPAR", {})
-    badelt = positive(basis1, "BADELT", path, "$BASIS1")
+    badelt = check_dwell(
+        positive(basis1, "BADELT", path, "$BASIS1"), path=path, field="$BASIS1 BADELT"
+    )
     hz_src = seqpar if "HZPPPM" in seqpar else basis1
-    hzpppm = positive(hz_src, "HZPPPM", path, "$SEQPAR" if hz_src is seqpar else "$BASIS1")
+    where = "$SEQPAR" if hz_src is seqpar else "$BASIS1"
+    hzpppm = check_larmor(positive(hz_src, "HZPPPM", path, where), path=path, field="HZPPPM")
     fwhmba = seqpar.get("FWHMBA")
     fwhmba = float(fwhmba) if is_positive_number(fwhmba) else None
     idbasi = str(basis1.get("IDBASI", ""))
     edit = next((e for e in EDIT_STATES if idbasi.lower().endswith(f"_{e}")), None)
-    te = seqpar.get("ECHOT")
-    te_ms = float(te) if is_positive_number(te) else None
+    te = seqpar.get("ECHOT", 0)
+    te_ms = None if te in (0, 0.0) else check_te(te, unit="ms", path=path, field="$SEQPAR ECHOT")
+    # one block may be zero (Cr in a DIFF basis), not every one
+    check_signal(np.stack(rows), path=path, field="$BASIS data (every block)")
     with np.errstate(over="ignore", invalid="ignore"):
         fid = np.conj(np.fft.ifft(np.stack(rows), axis=-1, norm=norm))
     require_finite(fid, path, "$BASIS data (scaled by TRAMP/(VOLUME*CONC))")
@@ -292,8 +304,8 @@ def _ndatab(basis1: Mapping[str, NamelistValue], path: Path) -> int:
         raise MRSFormatError(path, "$BASIS1 NDATAB", "present", "missing")
     if isinstance(v, float) and v.is_integer():
         v = int(v)  # some writers print NDATAB=4096.
-    if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-        raise MRSFormatError(path, "$BASIS1 NDATAB", "an integer >= 2", v)
+    if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= MAX_NDATAB:
+        raise MRSFormatError(path, "$BASIS1 NDATAB", f"an integer from 2 to {MAX_NDATAB}", v)
     return v
 
 

@@ -62,7 +62,7 @@ class LCModelTable:
 
 
 _BLOCK_HEADER = re.compile(
-    r"^\s*(?:\$\$\w+\s+)?(\d+)\s+lines?\s+in\s+following\s+(.*?)\s*$", re.IGNORECASE
+    r"^\s*(?:\$\$\w+\s+)?(\d{1,9})\s+lines?\s+in\s+following\s+(.*?)\s*$", re.IGNORECASE
 )
 _BLOCK_KINDS = {
     "concentration": "conc",
@@ -329,7 +329,8 @@ class LCModelCoord:
         return int(self.ppm.size)
 
 
-_COORD_NY = re.compile(r"^\s*(\d+)\s+points on ppm-axis\s*=\s*NY\s*$", re.IGNORECASE)
+# (at most 9 digits: a count, never a 5,000-digit integer that int() refuses)
+_COORD_NY = re.compile(r"^\s*(\d{1,9})\s+points on ppm-axis\s*=\s*NY\s*$", re.IGNORECASE)
 _COORD_SECTIONS = {
     "data": re.compile(r"^\s*NY phased data points follow\s*$", re.IGNORECASE),
     "fit": re.compile(r"^\s*NY points of the fit to the data follow\s*$", re.IGNORECASE),

@@ -6,13 +6,13 @@ library convention (:mod:`mrs_lib.io.lcmodel` has the conventions).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import MRSDataError, MRSFormatError
+from ...plausibility import check_dwell, check_larmor, check_te
 from ...spectrum import Spectrum
 from ._conventions import LCMODEL_PPM_CENTRE, to_lcmodel_centre
 from ._text import (
@@ -23,7 +23,6 @@ from ._text import (
     fixed_width,
     flush_tiny,
     format_namelist,
-    is_positive_number,
     numbers_from_lines,
     positive,
     read_text,
@@ -33,6 +32,9 @@ from ._text import (
 
 #: Fortran format of the ``.RAW`` data written here (``FMTDAT``).
 RAW_FORMAT = "(2E15.6)"
+
+#: The most points LCModel 6.3 reads (``MUNFIL`` in its ``lcmodel.inc``; NUNFIL above it is fatal).
+MAX_NUNFIL = 65536
 
 
 def write_raw(
@@ -96,6 +98,18 @@ def _read_header_then_data(
     raise MRSFormatError(path, f"${last_block}", "a namelist before the data", "missing")
 
 
+def _check_n_points(n_points: object) -> int:
+    """``n_points`` (NUNFIL) as an integer in ``[2, MAX_NUNFIL]``, refused before any allocation."""
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
+        raise MRSDataError(f"n_points (NUNFIL): expected an integer, got {n_points!r}")
+    n = int(n_points)
+    if not 2 <= n <= MAX_NUNFIL:
+        raise MRSDataError(
+            f"n_points (NUNFIL): expected 2 to {MAX_NUNFIL} (the most LCModel reads), got {n}"
+        )
+    return n
+
+
 def read_raw(
     path: PathLike,
     dwell_s: float,
@@ -109,21 +123,20 @@ def read_raw(
     file), so the caller gives ``dwell_s`` and ``larmor_mhz``; an ``HZPPPM`` in
     ``$SEQPAR`` that disagrees with ``larmor_mhz``, or a number of points that
     differs from ``n_points`` (NUNFIL) when given, raises
-    :class:`MRSFormatError`. The data are multiplied by ``TRAMP / VOLUME`` and
-    conjugated; the result has ``ppm_reference=4.65``.
+    :class:`MRSFormatError`. Nor do they store the number of points: a file
+    cut at a line boundary still parses, at a shorter length, so give
+    ``n_points`` (``--n-points``) whenever it is known. ``ECHOT`` must be a
+    plausible echo time in ms (0 = unknown). The data are multiplied by
+    ``TRAMP / VOLUME`` and conjugated; the result has ``ppm_reference=4.65``.
     """
-    path, lines = read_text(path)
+    if n_points is not None:
+        n_points = _check_n_points(n_points)
     try:
-        dwell = float(dwell_s)
-        larmor = float(larmor_mhz)
-    except (TypeError, ValueError):
-        raise MRSDataError(
-            f"read_raw: dwell_s and larmor_mhz must be numbers, got {dwell_s!r}, {larmor_mhz!r}"
-        ) from None
-    if not (math.isfinite(dwell) and dwell > 0 and math.isfinite(larmor) and larmor > 0):
-        raise MRSDataError(
-            f"read_raw: expected positive dwell_s and larmor_mhz, got {dwell_s!r}, {larmor_mhz!r}"
-        )
+        dwell = check_dwell(dwell_s, field="dwell_s argument (DELTAT)")
+        larmor = check_larmor(larmor_mhz, field="larmor_mhz argument (HZPPPM)")
+    except MRSDataError as exc:
+        raise MRSDataError(f"read_raw: {exc}") from None
+    path, lines = read_text(path)
     blocks, start = _read_header_then_data(path, lines, "NMID")
     nmid = blocks["NMID"]
     seqpar = blocks.get("SEQPAR", {})
@@ -160,8 +173,8 @@ def read_raw(
     with np.errstate(over="ignore", invalid="ignore"):
         fid = np.conj(values[0::2] + 1j * values[1::2]) * (tramp / volume)
     require_finite(fid, path, "data (scaled by TRAMP/VOLUME)")
-    te = seqpar.get("ECHOT")
-    te_ms = float(te) if is_positive_number(te) else None
+    te = seqpar.get("ECHOT", 0)
+    te_ms = None if te in (0, 0.0) else check_te(te, unit="ms", path=path, field="$SEQPAR ECHOT")
     meta = {"lcmodel_id": str(nmid.get("ID", "")), "seq": str(seqpar.get("SEQ", ""))}
     return Spectrum(
         fid=fid,
