@@ -163,6 +163,7 @@ SYNTH = ["synth", "--basis", "{basis.npz}", "--n", "4", "--seed", "0", "--out", 
 TRAIN = ["train", "--model", "cnn", "--out", "{tmp}/run", "--no-progress"]
 SEARCH = ["search", "--model", "cnn", "--trials", "1", "--objective", "proxy"]
 EVAL = ["evaluate", "--checkpoint", "{missing.pt}"]
+QUANT = ["--method", "gannet", "--basis", "{basis.npz}"]
 
 CASES: list[tuple[str, list[str]]] = [
     # data
@@ -335,6 +336,17 @@ CASES: list[tuple[str, list[str]]] = [
         ],
     ),
     ("fit-unknown-method", ["fit", "--method", "magic", "--basis", "{basis.npz}", "x.npz"]),
+    # quantify
+    *(
+        (f"quantify-scan-{f}", ["quantify", f"{{{f}}}", *QUANT])
+        for f in [*BAD_SPECTRA, "text.txt", "missing.nii.gz"]
+    ),
+    ("quantify-water-text", ["quantify", "{text.nii.gz}", "--water-ref", "{text.nii.gz}", *QUANT]),
+    ("quantify-unknown-method", ["quantify", "{text.nii.gz}", "--method", "magic"]),
+    ("quantify-on-only", ["quantify", "--on", "{text.nii.gz}", *QUANT]),
+    ("quantify-no-scan", ["quantify", *QUANT]),
+    ("quantify-bad-edit", ["quantify", "{text.nii.gz}", "--edit", "sideways", *QUANT]),
+    ("quantify-pair-text", ["quantify", "--on", "{text.nii.gz}", "--off", "{text.nii}", *QUANT]),
     # lcmodel
     ("lcmodel-path-missing", ["lcmodel", "path", "--lcmodel", "{tmp}/nolcm"]),
     ("lcmodel-path-text", ["lcmodel", "path", "--lcmodel", "{text.txt}"]),

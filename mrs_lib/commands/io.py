@@ -72,7 +72,11 @@ def _info(p: argparse.ArgumentParser) -> Runner:
 
 @command("convert", "convert between NIfTI-MRS, LCModel .RAW/.BASIS and the .npz basis")
 def _convert(p: argparse.ArgumentParser) -> Runner:
-    p.add_argument("src", help="input file (.npz basis, .nii/.nii.gz, .RAW)")
+    p.add_argument(
+        "src",
+        help="input file (.npz basis, .nii/.nii.gz, .RAW; vendor .rda/.dat/.dcm/.SDAT/.7 via "
+        "spec2nii)",
+    )
     p.add_argument(
         "dst",
         type=_types.output_path,
@@ -101,7 +105,12 @@ def _convert(p: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         from .. import io
+        from ..io import vendor
 
+        if vendor.is_vendor(args.src):  # Siemens/Philips/GE raw data: through spec2nii
+            for path in _vendor_to_nifti(args.src, args.dst):
+                print(path)
+            return 0
         out = io.convert(
             args.src,
             args.dst,
@@ -115,3 +124,33 @@ def _convert(p: argparse.ArgumentParser) -> Runner:
         return 0
 
     return run
+
+
+def _vendor_to_nifti(src: str, dst: str) -> list[str]:
+    """``mrs convert VENDOR_FILE OUT.nii.gz``: spec2nii, then the output renamed to ``dst``."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ..errors import MRSDataError
+    from ..io.vendor import convert_vendor
+
+    out = Path(dst)
+    if not out.name.lower().endswith((".nii", ".nii.gz")):
+        raise MRSDataError(f"'{dst}': vendor data convert to NIfTI-MRS (.nii or .nii.gz)")
+    with tempfile.TemporaryDirectory(prefix="mrs-spec2nii-") as tmp:
+        files = convert_vendor(src, tmp)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if len(files) == 1:
+            gz = out.name.lower().endswith(".gz") == files[0].name.endswith(".gz")
+            if not gz:
+                raise MRSDataError(f"'{dst}': spec2nii wrote {files[0].name}; use that suffix")
+            shutil.move(str(files[0]), out)
+            return [str(out)]
+        stem = out.name.split(".nii")[0]
+        moved = []
+        for f in files:
+            target = out.parent / f"{stem}_{f.name}"
+            shutil.move(str(f), target)
+            moved.append(str(target))
+        return moved

@@ -317,6 +317,25 @@ def load_tagged(path: PathLike) -> tuple[Spectrum | EditedSpectra, tuple[str, ..
     return parsed.spectrum(parsed.fid, edit if edit in EDIT_STATES else None), tuple(parsed.tags)
 
 
+def load_raw(
+    path: PathLike,
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any], list[Any] | None]:
+    """Raw acquisition arrays: ``(fid, tags, params, edit_labels)``, nothing combined or averaged.
+
+    ``fid`` is ``(*higher, N)`` in file order and ``tags[i]`` names higher axis ``i``
+    (``DIM_COIL``, ``DIM_DYN``, ``DIM_EDIT``, ...); ``params`` holds ``dwell_s``,
+    ``larmor_mhz``, ``ppm_reference`` and ``te_ms`` (checked as in :func:`load`);
+    ``edit_labels`` is the ``EditCondition`` list of the ``DIM_EDIT`` header, or
+    ``None`` when there is none. :mod:`mrs_lib.preprocess` reads scans with it.
+    """
+    parsed = _Parsed(Path(path))
+    labels = None
+    if "DIM_EDIT" in parsed.tags:
+        found = parsed.dim_header(parsed.tags.index("DIM_EDIT")).get("EditCondition")
+        labels = list(found) if isinstance(found, list) else None
+    return parsed.fid, tuple(parsed.tags), dict(parsed.params), labels
+
+
 #: Deflate cannot expand data more than ~1032-fold: a larger declared size is a lie.
 _DEFLATE_MAX_RATIO = 1032
 
@@ -447,4 +466,13 @@ def _is_basis(parsed: _Parsed) -> bool:
     return any(_METABOLITE_KEY in parsed.dim_header(a) for a in range(len(parsed.tags)))
 
 
-__all__ = ["BATCH_TAGS", "describe", "load", "load_basis", "load_tagged", "save", "save_basis"]
+__all__ = [
+    "BATCH_TAGS",
+    "describe",
+    "load",
+    "load_basis",
+    "load_raw",
+    "load_tagged",
+    "save",
+    "save_basis",
+]
