@@ -36,7 +36,10 @@ from typing import Any
 import ipywidgets as ipw
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
+import numpy.typing as npt
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from .errors import MRSError
 
@@ -145,6 +148,84 @@ def _close(figures: Sequence[Figure]) -> None:
         plt.close(fig)
 
 
+def outside_axes(fig: Figure, *, rtol: float = 1e-6) -> list[str]:
+    """What ``fig`` draws outside its axes' limits: one description per clipped artist.
+
+    A view that clips its data hides what it is meant to show (a peak cut off
+    at the top of the axes). Checked, in data coordinates of each axes:
+
+    * lines (``ax.plot``): within the visible x-range their y-values must lie
+      inside the y-limits (a spectrum may extend beyond a ppm window: that crop
+      is deliberate);
+    * scatter points: x and y inside the limits;
+    * bars (rectangles): the whole bar inside the limits.
+
+    Artists in axes coordinates (``axvline``, ``axhline``, text) are not checked;
+    non-finite values are ignored. An empty list means nothing is clipped.
+    """
+    problems: list[str] = []
+    for k, ax in enumerate(fig.axes):
+        where = f"axes {k} ({ax.get_title() or 'untitled'})"
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        dx, dy = rtol * (x1 - x0), rtol * (y1 - y0)
+        lims = (x0 - dx, x1 + dx, y0 - dy, y1 + dy)
+        for line in (a for a in ax.lines if a.get_transform() is ax.transData):
+            x, y = (np.asarray(d, dtype=float) for d in line.get_data())
+            seen = np.isfinite(x) & np.isfinite(y) & (x >= lims[0]) & (x <= lims[1])
+            if (seen & ~_inside(x, y, lims)).any():
+                problems.append(
+                    f"{where}: line {line.get_label()!r} reaches y = [{y[seen].min():.4g}, "
+                    f"{y[seen].max():.4g}] outside ylim [{y0:.4g}, {y1:.4g}]"
+                )
+        for coll in (c for c in ax.collections if c.get_offset_transform() is ax.transData):
+            xy = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
+            xy = xy[np.isfinite(xy).all(axis=1)]
+            if n_out := int((~_inside(xy[:, 0], xy[:, 1], lims)).sum()):
+                problems.append(f"{where}: {n_out} scatter points outside the limits")
+        for bar in (p for p in ax.patches if isinstance(p, Rectangle)):
+            b = bar.get_bbox()
+            if not _inside(np.array([b.x0, b.x1]), np.array([b.y0, b.y1]), lims).all():
+                problems.append(f"{where}: bar {bar.get_label()!r} extends outside the limits")
+    return problems
+
+
+def _inside(x: np.ndarray, y: np.ndarray, lims: tuple[float, ...]) -> np.ndarray:
+    return (x >= lims[0]) & (x <= lims[1]) & (y >= lims[2]) & (y <= lims[3])
+
+
+def shared_limits(curves: Sequence[npt.ArrayLike], pad: float = 0.05) -> tuple[float, float]:
+    """``(low, high)`` around every finite value of ``curves``, widened by ``pad`` of the range.
+
+    Use it for the y-limits of a widget whose views should share one scale
+    (so that moving a slider compares heights) without clipping any of them.
+    """
+    values = np.concatenate([np.ravel(np.asarray(c, dtype=float)) for c in curves])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise WidgetParamError("shared_limits: no finite values")
+    lo, hi = float(values.min()), float(values.max())
+    margin = pad * (hi - lo) if hi > lo else max(abs(hi), 1.0) * pad
+    return lo - margin, hi + margin
+
+
+def _inside_axes_only(fn: Callable[..., Any]) -> Callable[..., Figure]:
+    """``fn`` wrapped so that a figure drawing data outside its axes raises WidgetParamError."""
+
+    def checked(**values: Any) -> Figure:
+        figures = _call_for_figure(fn, values)
+        problems = [p for fig in figures for p in outside_axes(fig)]
+        if problems:
+            _close(figures)
+            raise WidgetParamError(
+                f"{getattr(fn, '__name__', fn)!r} clips its data for {values}: "
+                + "; ".join(problems)
+            )
+        return figures[-1]
+
+    checked.__name__ = getattr(fn, "__name__", "checked")
+    return checked
+
+
 def render_png(fn: Callable[..., Any], values: Mapping[str, Any], *, dpi: float = 80) -> bytes:
     """Render the figure that ``fn(**values)`` draws to PNG bytes and close it.
 
@@ -205,7 +286,7 @@ class LiveExplorer(ipw.VBox):
 
 
 class StaticExplorer(ipw.VBox):
-    """Controls driving nested ``Stack``s of precomputed PNG views, linked in the browser.
+    """Controls driving nested ``Stack`` widgets of precomputed PNG views, linked in the browser.
 
     ``views`` lists the :class:`ipywidgets.Image` views in row-major order over
     ``combinations`` (dicts of parameter values), so ``views[i]`` shows
@@ -271,6 +352,7 @@ def explore(
     defaults: Mapping[str, Any] | None = None,
     max_views: int = MAX_VIEWS,
     dpi: float = 80,
+    inside_axes: bool = False,
 ) -> LiveExplorer | StaticExplorer:
     """A teaching widget over ``fn(**values)``, live in JupyterLab and precomputed in the book.
 
@@ -297,6 +379,10 @@ def explore(
         embedded PNG); more raises :class:`WidgetParamError`.
     dpi
         Resolution of the precomputed PNG views.
+    inside_axes
+        Check every view drawn (all of them when precomputed, each update when
+        live) with :func:`outside_axes`: a view whose data leave its axes limits
+        raises :class:`WidgetParamError` instead of showing a clipped figure.
 
     Returns
     -------
@@ -308,7 +394,8 @@ def explore(
     ------
     WidgetParamError
         Empty or repeated values, a non-identifier name, an unknown default, too
-        many combinations, or ``fn`` drawing no figure. Exceptions raised by
+        many combinations, ``fn`` drawing no figure, or (with ``inside_axes``) a
+        view drawing outside its axes. Exceptions raised by
         ``fn`` itself propagate unchanged.
     """
     if not isinstance(params, Mapping) or not params:
@@ -337,6 +424,8 @@ def explore(
         options[name] = pairs
         controls[name] = _control(name, pairs, dropdown, index, continuous)
 
+    if inside_axes:
+        fn = _inside_axes_only(fn)
     if not static:
         return LiveExplorer(fn, controls)
     n_views = math.prod(len(p) for p in options.values())
@@ -355,6 +444,81 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # arrays and other objects without a boolean ==
         return a is b
+
+
+# --------------------------------------------------------------------------- editing pulse
+
+#: OFF positions offered by the chapter 1 widget: the paper's 7.4 ppm and 1.5 ppm, where the
+#: OFF pulse inverts the 1.72 ppm macromolecules as much as an ON pulse at 1.9 ppm does.
+EDIT_OFF_CHOICES: dict[str, float] = {"7.4 ppm (paper)": 7.4, "1.5 ppm (MM-symmetric)": 1.5}
+
+
+def editing_profile_figure(
+    centre_ppm: float = 1.9,
+    duration_ms: float = 20.0,
+    off_ppm: float = 7.4,
+    *,
+    larmor_mhz: float | None = None,
+    targets: Mapping[str, float] | None = None,
+) -> Figure:
+    """What a MEGA editing pulse inverts: its profile (left) and the edited fraction (right).
+
+    Left: ``Mz`` after the ON pulse at ``centre_ppm`` (and the OFF pulse at
+    ``off_ppm`` when it falls in the 1.3-2.6 ppm window) with the resonances of
+    :data:`mrs_lib.sim.editing.EDITING_TARGETS` marked. Right: for each of them
+    the inverted fraction under ON minus that under OFF, which is how much of
+    it is edited into the difference spectrum (:func:`mrs_lib.sim.editing.inverted_fraction`).
+    Chapter 1 puts it behind sliders for the centre, the duration and the OFF position.
+    """
+    from .sim.editing import (
+        EDITING_TARGETS,
+        PAPER_LARMOR_MHZ,
+        editing_bandwidth_hz,
+        editing_profile,
+        inverted_fraction,
+    )
+
+    larmor = PAPER_LARMOR_MHZ if larmor_mhz is None else larmor_mhz
+    marks = dict(EDITING_TARGETS if targets is None else targets)
+    window = (1.3, 2.6)
+    ppm = np.linspace(*window, 521)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.4), width_ratios=(3, 2), layout="constrained")
+    ax.plot(ppm, editing_profile(ppm, centre_ppm, duration_ms, larmor), label="ON pulse")
+    if window[0] <= off_ppm <= window[1]:
+        off_mz = editing_profile(ppm, off_ppm, duration_ms, larmor)
+        ax.plot(ppm, off_mz, "--", color="C1", label="OFF pulse")
+    for label, x in marks.items():
+        ax.axvline(x, color="0.5", lw=0.8, ls=":")
+        ax.text(
+            x,
+            0.02,
+            label,
+            rotation=90,
+            fontsize=8,
+            ha="right",
+            va="bottom",
+            transform=ax.get_xaxis_transform(),
+        )
+    ax.set(xlim=window[::-1], ylim=(-1.1, 1.1), xlabel="ppm", ylabel="$M_z$ after the pulse")
+    ax.legend(loc="center left", fontsize=8)
+    ax.set_title(f"ON at {centre_ppm:g} ppm, OFF at {off_ppm:g} ppm", fontsize=10)
+
+    on = inverted_fraction(centre_ppm, duration_ms, larmor, marks)
+    off = inverted_fraction(off_ppm, duration_ms, larmor, marks)
+    edited = [on[k] - off[k] for k in marks]
+    rows = np.arange(len(marks))
+    bx.barh(rows, edited, color=["C2" if e >= 0 else "C3" for e in edited])
+    labels = [f"{k}  {e:+.0%}" for k, e in zip(marks, edited, strict=True)]
+    bx.set(yticks=rows, yticklabels=labels, xlim=(-1.05, 1.05), ylim=(-0.6, len(marks) - 0.4))
+    bx.axvline(0, color="0.3", lw=0.8)
+    bx.set_xlabel("inverted by ON - by OFF")
+    bx.set_title("edited fraction", fontsize=10)
+    fig.suptitle(
+        f"{duration_ms:g} ms Gaussian editing pulse, inversion FWHM "
+        f"{editing_bandwidth_hz(duration_ms):.0f} Hz at {larmor:g} MHz",
+        fontsize=11,
+    )
+    return fig
 
 
 # --------------------------------------------------------------------------- pipeline figure
@@ -409,14 +573,18 @@ def pipeline_figure(stages: Sequence[tuple[str, str, str]] = PIPELINE) -> Figure
 
 
 __all__ = [
+    "EDIT_OFF_CHOICES",
     "MAX_VIEWS",
     "PIPELINE",
     "STATIC_ENV_VAR",
     "LiveExplorer",
     "StaticExplorer",
     "WidgetParamError",
+    "editing_profile_figure",
     "explore",
+    "outside_axes",
     "pipeline_figure",
     "render_png",
+    "shared_limits",
     "static_mode",
 ]

@@ -341,3 +341,163 @@ def test_every_widget_view_renders_offline(devtools: str, widget_page: Path) -> 
     classes = asyncio.run(_rendered_views(devtools, widget_page.as_uri()))
     assert classes and all("jupyter-widgets" in c for c in classes), classes
     assert not [c for c in classes if "error" in c.lower()], classes
+
+
+# --------------------------------------------------------------------------- stray outputs
+
+#: Reprs that leak into a page when a cell's last line returns a matplotlib artist or a numpy
+#: scalar (``ax.set_title(...)``, ``ax.legend()``, ``np.abs(x).max()``) instead of nothing.
+STRAY_REPRS = ("<matplotlib.", "Text(", "np.float64(", "np.int64(", " at 0x", "<Figure size")
+#: ipywidgets progress-bar models: a tqdm bar left in a chapter is an empty gap in the static page.
+PROGRESS_MODELS = ('"FloatProgressModel"', '"IntProgressModel"')
+_VOID_TAGS = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class _CellOutputs(html.parser.HTMLParser):
+    """Text of every myst-nb cell output (``div.cell_output``), one string per output block."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.inside_at: int | None = None
+        self.outputs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID_TAGS:
+            return
+        self.depth += 1
+        classes = (dict(attrs).get("class") or "").split()
+        if self.inside_at is None and "cell_output" in classes:
+            self.inside_at = self.depth
+            self.outputs.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID_TAGS:
+            return
+        if self.inside_at is not None and self.depth == self.inside_at:
+            self.inside_at = None
+        self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.inside_at is not None:
+            self.outputs[-1] += data
+
+
+def stray_outputs(page_html: str) -> list[str]:
+    """The cell outputs of a built page that show a stray repr or nothing but ``[]``."""
+    parser = _CellOutputs()
+    parser.feed(page_html)
+    bad = [o for o in parser.outputs if any(s in o for s in STRAY_REPRS) or o.strip() == "[]"]
+    bad += [f"progress bar widget {m}" for m in PROGRESS_MODELS if m in page_html]
+    return [" ".join(b.split())[:200] for b in bad]
+
+
+def test_stray_output_detector() -> None:
+    """The detector on hand-written myst-nb markup: reprs and ``[]`` in outputs, not in code."""
+    out = (
+        '<div class="cell_output docutils container"><div class="output text_plain">{}</div></div>'
+    )
+    code = '<div class="cell_input"><pre>ax.set_title("x")  # Text( in code is fine</pre></div>'
+    assert stray_outputs(code + out.format("a table<br>of numbers")) == []
+    for leak in (
+        "Text(0.5, 1.0, 'GABA')",
+        "&lt;matplotlib.legend.Legend at 0x7f3&gt;",
+        "[]",
+        "np.float64(1.0)",
+        "{'Cr': np.float64(1.0)}",
+    ):
+        assert stray_outputs(code + out.format(leak)), leak
+    assert stray_outputs('<script>{"model_name": "FloatProgressModel"}</script>')
+
+
+def test_no_stray_outputs_in_built_pages(page: Path) -> None:
+    """No built page prints an artist's repr, a numpy scalar repr, ``[]`` or a progress bar."""
+    offenders = {
+        str(p.relative_to(HTML_ROOT)): found
+        for p in sorted(HTML_ROOT.rglob("*.html"))
+        if not p.relative_to(HTML_ROOT).parts[0].startswith("_")
+        and (found := stray_outputs(p.read_text(encoding="utf-8")))
+    }
+    assert not offenders, json.dumps(offenders, indent=1)
+
+
+# ------------------------------------------------------------------------ console errors
+
+
+def _built_pages() -> list[Path]:
+    if not HTML_ROOT.is_dir():
+        return []
+    return sorted(
+        p
+        for p in HTML_ROOT.rglob("*.html")
+        if not p.relative_to(HTML_ROOT).parts[0].startswith("_")
+        and p.name not in ("genindex.html", "search.html", "py-modindex.html")
+    )
+
+
+def _describe(event: dict[str, Any]) -> str | None:
+    """The text of a console error, an uncaught exception or a failed load, else None."""
+    method, params = event.get("method"), event.get("params", {})
+    if method == "Runtime.exceptionThrown":
+        details = params.get("exceptionDetails", {})
+        exc = details.get("exception", {})
+        return f"uncaught: {exc.get('description') or details.get('text')}"
+    if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+        args = params.get("args", [])
+        return "console.error: " + " ".join(
+            str(a.get("value", a.get("description", ""))) for a in args
+        )
+    if method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+        entry = params["entry"]
+        return f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+    return None
+
+
+async def _console_errors(ws_url: str, page_uri: str, has_widgets: bool) -> list[str]:
+    from tornado.websocket import websocket_connect
+
+    ws = await websocket_connect(ws_url, max_message_size=64 * 2**20)
+    b = _Browser(ws)
+    try:
+        for domain in ("Runtime", "Log", "Page"):
+            await b.send(f"{domain}.enable")
+        b.events.clear()
+        await b.send("Page.navigate", url=page_uri)
+        await b.wait_for("document.readyState === 'complete'")
+        if has_widgets:
+            n_views = (
+                "document.querySelectorAll("
+                "'script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+            )
+            subareas = "Array.from(document.querySelectorAll('.widget-subarea'))"
+            await b.wait_for(
+                f"{subareas}.length === {n_views} && {subareas}.every(s => s.firstElementChild)",
+                timeout_s=60,
+            )
+        # MathJax typesets asynchronously: wait for its first typeset, then for late scripts
+        await b.send(
+            "Runtime.evaluate",
+            expression=(
+                "(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)"
+                " ? window.MathJax.startup.promise.then(() => true) : true"
+            ),
+            awaitPromise=True,
+            returnByValue=True,
+        )
+        await asyncio.sleep(1.0)
+        await b.js("1")
+    finally:
+        await _close(ws)
+    return [text for e in b.events if (text := _describe(e))]
+
+
+@pytest.mark.parametrize("built_page", _built_pages(), ids=lambda p: str(p.relative_to(HTML_ROOT)))
+def test_no_console_errors(devtools: str, built_page: Path) -> None:
+    """Every built page loads, renders its widgets and typesets its maths with zero console
+    errors: no uncaught exception (a duplicated `const THEBE_JS_URL`, the MathJax 2 call
+    `MathJax.Hub.Queue` of embed-amd.js), no console.error, no failed resource load."""
+    has_widgets = "application/vnd.jupyter.widget-view+json" in built_page.read_text(
+        encoding="utf-8"
+    )
+    errors = asyncio.run(_console_errors(devtools, built_page.as_uri(), has_widgets))
+    assert not errors, "\n".join(errors)

@@ -229,3 +229,86 @@ def test_intro_chapter_runs_and_its_widget_fits_the_static_book(
     assert w.values == {"linewidth_hz": 1, "phase_deg": 0}
     n_views = math.prod(len(c.options) for c in w.controls.values())
     assert n_views == 30 <= widgets.MAX_VIEWS
+
+
+# --------------------------------------------------------------------------- views inside axes
+
+
+def _fig(ylim, *ys, xlim=(0, 3), x=(0, 1, 2, 3, 4)):
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    for y in ys:
+        ax.plot(x, y)
+    ax.set(xlim=xlim, ylim=ylim, title="t")
+    return fig
+
+
+@pytest.mark.parametrize(
+    ("ylim", "ys", "clipped"),
+    [
+        ((-1, 5), [(0, 1, 2, 3, 99)], False),  # x = 4 lies outside xlim: a deliberate crop
+        ((-1, 2.5), [(0, 1, 2, 3, 0)], True),  # the peak at x = 3 is cut off
+        ((5, -1), [(0, 1, 2, 3, 0)], False),  # an inverted axis is the same range
+        ((-1, 5), [(0, 1, np.nan, 3, 0), (0, -2, 0, 0, 0)], True),  # the second line dips
+    ],
+)
+def test_outside_axes_finds_clipped_lines(ylim, ys, clipped) -> None:
+    fig = _fig(ylim, *ys)
+    try:
+        problems = widgets.outside_axes(fig)
+        assert bool(problems) is clipped, problems
+    finally:
+        plt.close(fig)
+
+
+def test_outside_axes_checks_scatter_and_bars_not_axes_lines() -> None:
+    fig, (a, b) = plt.subplots(1, 2)
+    try:
+        a.scatter([0, 1], [0, 1])
+        a.axvline(50)  # axes coordinates in y, not data: ignored
+        a.set(xlim=(-1, 2), ylim=(-1, 2))
+        b.barh([0, 1], [0.5, -0.9])
+        b.set(xlim=(-1, 1), ylim=(-0.6, 1.6))
+        assert widgets.outside_axes(fig) == []
+        b.set_xlim(-0.5, 1)
+        a.set_ylim(-1, 0.5)
+        problems = widgets.outside_axes(fig)
+        assert len(problems) == 2 and "scatter" in problems[0] and "bar" in problems[1]
+    finally:
+        plt.close(fig)
+
+
+def test_shared_limits_hold_every_curve() -> None:
+    lo, hi = widgets.shared_limits([np.array([0.0, 2.0, np.nan]), [-1.0, 1.0]], pad=0.1)
+    assert (lo, hi) == pytest.approx((-1.3, 2.3))
+    with pytest.raises(WidgetParamError, match="no finite"):
+        widgets.shared_limits([[np.nan]])
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_explore_inside_axes_rejects_a_clipping_view(precompute: bool) -> None:
+    def peak(height: float):
+        return _fig((-1, 5), (0, 1, height, 1, 0))
+
+    w = explore(peak, {"height": [1, 4]}, precompute=precompute, inside_axes=True, dpi=30)
+    assert len(getattr(w, "views", [None])) == (2 if precompute else 1)
+    with pytest.raises(WidgetParamError, match=r"clips its data .*height.* 9"):
+        explore(peak, {"height": [1, 9]}, precompute=True, inside_axes=True, dpi=30)
+
+
+def test_editing_profile_widget_views_lie_inside_their_axes() -> None:
+    """Every view the chapter-1 widget can show: titled, nothing clipped, bars = ON - OFF."""
+    from mrs_lib.sim.editing import EDITING_TARGETS, inverted_fraction
+
+    for centre in (1.8, 1.85, 1.9, 1.95, 2.0):
+        for duration in (10.0, 15.0, 20.0, 25.0):
+            for off in widgets.EDIT_OFF_CHOICES.values():
+                fig = widgets.editing_profile_figure(centre, duration, off)
+                try:
+                    assert widgets.outside_axes(fig) == []
+                    assert all(ax.get_title() for ax in fig.axes)
+                    bars = [p.get_width() for p in fig.axes[1].patches]
+                    on, o = inverted_fraction(centre, duration), inverted_fraction(off, duration)
+                    expected = [on[k] - o[k] for k in EDITING_TARGETS]
+                    np.testing.assert_allclose(bars, expected, atol=1e-12)
+                finally:
+                    plt.close(fig)

@@ -2,6 +2,8 @@
 
 * :mod:`~mrs_lib.sim.spins` - spin systems as data, strong-coupling Hamiltonians;
 * :mod:`~mrs_lib.sim.pulses` - shaped RF pulses and their profiles;
+* :mod:`~mrs_lib.sim.editing` - what an editing pulse inverts (GABA H3, NAA, Glx,
+  the 1.72 ppm macromolecules);
 * :mod:`~mrs_lib.sim.sequence` - the MEGA-PRESS density-matrix engine
   (eigenbasis evolution, coherence filters, 1D-projection slice profiles);
 * :mod:`~mrs_lib.sim.presets` - named protocols;
