@@ -302,3 +302,72 @@ def test_shaped_refocusing_singlet_and_displacement() -> None:
     off_c = simulate_system(singlet(1.9), seq)["off"].area().real
     assert 0.85 < on_c < 1.05
     assert off_c == pytest.approx(on_c, rel=0.03)
+
+
+# The echo time as a parameter (chapter 1's TE slider uses MegaPress.with_te): a TE that
+# keeps the first interval and stretches the other four alike puts the PRESS echo off the
+# start of the acquisition, and every singlet comes out dispersive (68.6 degrees for Cr at
+# TE 80 ms). (TE ms, editing-pulse ms, refocusing): 35 ms fits a 10 ms editing pulse only.
+_TE_CASES = [
+    (35.0, 10.0, "ideal"),
+    (55.0, 20.0, "shaped"),
+    (68.0, 20.0, "shaped"),
+    (80.0, 20.0, "ideal"),
+    (80.0, 20.0, "shaped"),
+    (120.0, 14.0, "shaped"),
+]
+
+
+@pytest.mark.parametrize(("te_ms", "edit_ms", "refocusing"), _TE_CASES)
+def test_with_te_keeps_the_echo_condition_singlets_absorptive(
+    te_ms: float, edit_ms: float, refocusing: str
+) -> None:
+    """Oracle: the PRESS echo, tau2 + tau3 = tau1 + tau4 + tau5 (= TE/2).
+
+    At any echo time a singlet (NAA CH3 at 2.008 ppm, Cr CH3 at 3.027 ppm) refocuses at the
+    start of the acquisition: its line is absorptive at zero phase (|phase| < 0.1 degree;
+    the spectrum at the line's frequency, a Fourier sum of the 2 Hz FID, has an imaginary
+    part < 0.2 % of its real part), in the OFF and the ON sub-experiment. The taus sum to
+    TE and the editing condition tau3 + tau4 = TE/2 holds too (the J evolution to the
+    edited spin refocuses), with no pulses overlapping.
+    """
+    base = get_preset("paper").replace(
+        edit_duration_ms=edit_ms, refocusing=refocusing, grid_points=21, refocus_steps=100
+    )
+    seq = base.sequence.with_te(te_ms)
+    assert seq.te_ms == pytest.approx(te_ms, abs=1e-9)
+    assert sum(seq.taus_ms) == pytest.approx(te_ms, abs=1e-9)
+    assert seq.taus_ms[0] == base.sequence.taus_ms[0]  # TE1 kept
+    np.testing.assert_allclose(seq.echo_offsets_ms(), 0.0, atol=1e-9)
+    assert min(seq.free_delays_ms()) >= -1e-9
+    n, dwell = base.n_points, base.dwell_s
+    for ppm in (2.008, 3.027):
+        lines = simulate_system(singlet(ppm, 3.0), seq)
+        for mode in ("off", "on"):
+            line = lines[mode]
+            assert abs(np.degrees(np.angle(line.area()))) < 0.1, (ppm, mode, line.area())
+            f_hz = (ppm - seq.ppm_reference) * seq.larmor_mhz
+            t = np.arange(n) * dwell
+            peak = np.sum(line.fid(n, dwell, 2.0) * np.exp(-2j * np.pi * f_hz * t))
+            assert peak.real > 0 and abs(peak.imag) < 2e-3 * peak.real, (ppm, mode, peak)
+
+
+def test_with_te_is_the_identity_at_the_preset_echo_time() -> None:
+    """Every preset already meets both echo conditions; ``with_te`` at its own TE changes
+    nothing (MRSCloud's Siemens timing, 7.75/13.125/20.875/13.125/13.125 ms, included)."""
+    from mrs_lib.sim import PRESETS
+
+    for preset in PRESETS.values():
+        seq = preset.sequence
+        np.testing.assert_allclose(seq.echo_offsets_ms(), 0.0, atol=1e-9)
+        np.testing.assert_allclose(seq.with_te(seq.te_ms).taus_ms, seq.taus_ms, atol=1e-9)
+
+
+def test_with_te_too_short_names_the_shortest_echo_time() -> None:
+    """A TE the pulses cannot fit in is a clear error, not overlapping pulses."""
+    from mrs_lib.errors import MRSDataError
+
+    seq = get_preset("paper").sequence  # 20 ms editing, 5 ms refocusing, tau1 5 ms
+    with pytest.raises(MRSDataError, match="shortest echo time is 55 ms"):
+        seq.with_te(35.0)
+    assert seq.with_te(55.0).te_ms == pytest.approx(55.0)

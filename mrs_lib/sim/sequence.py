@@ -1,6 +1,6 @@
 """MEGA-PRESS density-matrix simulation with slice profiles (chapter 1 of the book).
 
-The algorithm (physics.md section 3):
+The algorithm (chapter 1; :ref:`appendix-physics`):
 
 1. Diagonalise the free Hamiltonian ``H0`` of each spin part once, block by
    block of total magnetic number ``m`` (``F_z`` commutes with ``H0``), so every
@@ -58,6 +58,7 @@ from .spins import (
 
 #: Refocusing pulse model: instantaneous ideal 180 or the shaped, slice-selective pulse.
 Refocusing = Literal["ideal", "shaped"]
+#: The refocusing models as a tuple.
 REFOCUSING: tuple[Refocusing, ...] = get_args(Refocusing)
 
 #: Shape of the slice-selective refocusing pulse (see :mod:`mrs_lib.sim.pulses`).
@@ -218,13 +219,60 @@ class MegaPress:
         t1, t2, t3, t4, t5 = self.taus_ms
         return (t1 - r, t2 - r - e, t3 - e - r, t4 - r - e, t5 - e)
 
+    def echo_offsets_ms(self) -> tuple[float, float]:
+        """How far the timing is from the two MEGA-PRESS echo conditions (ms; both 0 when met).
+
+        With the taus :math:`\\tau_1..\\tau_5` of the pulse centres, a singlet
+        untouched by the editing pulses dephases with sign :math:`+` before refocusing
+        1, :math:`-` between the refocusing pulses and :math:`+` after refocusing 2;
+        it refocuses at the start of the acquisition when
+        :math:`\\tau_2 + \\tau_3 = \\tau_1 + \\tau_4 + \\tau_5` (the PRESS
+        echo). The J coupling between a spin the editing pulses invert and one they
+        leave alone changes sign at each editing pulse (not at the refocusing pulses,
+        which invert both); it refocuses when
+        :math:`\\tau_1 + \\tau_2 + \\tau_5 = \\tau_3 + \\tau_4` (the editing
+        condition). Returns the two differences (left minus right).
+        """
+        t1, t2, t3, t4, t5 = self.taus_ms
+        return (t2 + t3 - t1 - t4 - t5, t1 + t2 + t5 - t3 - t4)
+
     def with_te(self, te_ms: float) -> MegaPress:
-        """The same sequence at another echo time: the first tau is kept, the other four scaled."""
+        """The same sequence at another echo time, both echo conditions kept.
+
+        The first interval (half the first echo time, ``TE1 = 2 tau_1``) is kept, as
+        scanners do; the rest is laid out so that ``tau_2 + tau_3 = tau_3 + tau_4 = TE/2``
+        (:meth:`echo_offsets_ms` is zero): the PRESS echo falls at the start of the
+        acquisition and the editing pulses refocus the J evolution they edit. The first
+        editing pulse keeps its relative place in the second half,
+        ``tau_2 / (TE/2 - tau_1)``, moved only as far as needed for the pulses not to
+        overlap.
+
+        Raises
+        ------
+        MRSDataError
+            If this sequence's pulses do not fit in ``te_ms`` (the message gives the
+            shortest echo time that fits).
+        """
         import dataclasses
 
-        t1, *rest = self.taus_ms
-        k = (te_ms - t1) / sum(rest)
-        return dataclasses.replace(self, taus_ms=(t1, *(t * k for t in rest)))  # type: ignore[arg-type]
+        t1, t2 = self.taus_ms[0], self.taus_ms[1]
+        half = te_ms / 2
+        r, e = self.refocus_ms / 2, self.edit_duration_ms / 2
+        room = half - t1  # tau_4 + tau_5 after the second refocusing pulse
+        # tau_2 = tau_4 >= r + e, tau_3 = half - tau_2 >= e + r, tau_5 = room - tau_2 >= e
+        lo, hi = r + e, min(half - e - r, room - e)
+        if not np.isfinite(te_ms) or hi < lo - 1e-9:
+            te_min = 2 * max(2 * (r + e), t1 + r + 2 * e)
+            raise MRSDataError(
+                f"field 'te_ms': {te_ms:g} ms is too short for these pulses "
+                f"({self.edit_duration_ms:g} ms editing, {self.refocus_ms:g} ms refocusing, "
+                f"first interval {t1:g} ms); the shortest echo time is {te_min:g} ms"
+            )
+        old_room = self.te_ms / 2 - t1
+        frac = t2 / old_room if old_room > 0 else 0.5
+        tau2 = float(np.clip(frac * room, lo, hi))
+        taus = (t1, tau2, half - tau2, tau2, room - tau2)
+        return dataclasses.replace(self, taus_ms=taus)
 
     def edit_pulse(self) -> ShapedPulse:
         return gaussian_pulse(
