@@ -24,7 +24,7 @@ each stage a point of the MEGA-PRESS signal chain where the effect enters:
 ``noise``
     thermal noise, added last (it is not phased or broadened).
 
-Ranges and their sources (physics.md section 5, method.md):
+Ranges and their sources (:ref:`physics-beyond`, :ref:`method-synthesis`):
 
 * Linewidth. The paper applies a 2 Hz Lorentzian to the basis and then a
   variable Lorentzian per spectrum; its range is unpublished, the sim-to-real
@@ -46,7 +46,7 @@ Ranges and their sources (physics.md section 5, method.md):
   (Osprey's model), 40-60 % of GABA+ in vivo, absent in phantoms; added to the
   edit-ON acquisition only, so it appears in DIFF with GABA.
 * Eddy currents: a decaying frequency offset df(t) = df0 exp(-t / tau),
-  |df0| <= 5 Hz, tau 10-100 ms (Klose, MRM 1990), i.e. a phase
+  ``|df0| <= 5`` Hz, tau 10-100 ms (Klose, MRM 1990), i.e. a phase
   2 pi df0 tau (1 - exp(-t / tau)) that is 0 at t = 0 (area preserving).
 * Noise: complex Gaussian in the time domain; see :class:`Noise`.
 
@@ -418,7 +418,7 @@ def _line(
 class ResidualWater(Augmentation):
     """Residual water: a Lorentzian near 4.7 ppm with random amplitude and phase.
 
-    Amplitude ``water_level`` (log-uniform) times the largest |FID| of the
+    Amplitude ``water_level`` (log-uniform) times the largest ``|FID|`` of the
     metabolite OFF signal; ON gets ``water_on_ratio`` times the OFF line (water
     suppression differs slightly between the two). Parameters ``water_level``,
     ``water_ppm``, ``water_fwhm_hz``, ``water_phase_deg``, ``water_on_ratio``.
@@ -510,7 +510,7 @@ class Baseline(Augmentation):
     ``n_gaussians`` bumps (centres uniform in the window, FWHM ``fwhm_ppm``,
     amplitudes uniform in [-1, 1]) plus a polynomial ``a0 + a1 x + a2 x^2``
     (``x`` the window mapped to [-1, 1], coefficients uniform in [-1, 1]). The
-    sum is rescaled so its maximum |value| is ``baseline_level`` times the
+    sum is rescaled so its maximum ``|value|`` is ``baseline_level`` times the
     tallest metabolite line of the OFF spectrum, and rotated by a random phase
     (baselines are not absorptive). ON gets the same baseline plus an
     independent one ``diff_fraction`` as strong, so DIFF keeps a small residue.
@@ -538,7 +538,7 @@ class Baseline(Augmentation):
         }
 
     def shapes(self, ppm: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Real baseline shapes ``[n, 2, M]`` (OFF part, extra ON part), each max |.| = 1."""
+        """Real baseline shapes ``[n, 2, M]`` (OFF part, extra ON part), each ``max |.| = 1``."""
         lo, hi = float(ppm[0]), float(ppm[-1])
         x = ((ppm - lo) / (hi - lo)).astype(np.float32)  # 0..1
         centre = np.asarray(params["baseline_centre"], dtype=np.float32)[..., np.newaxis]

@@ -3,6 +3,8 @@
 * :func:`singlet_basis` - one unbroadened singlet per metabolite: every line's
   position, phase, area and width is known, so tests and chapter 2 can check
   the generator's physics exactly;
+* :func:`resolve_bases` - the bases of a synthesis: one, a list, or the bank of
+  simulated variants (:mod:`mrs_lib.sim.variants`);
 * :func:`fine_basis` - the simulated basis at 20 kHz for about 1 s, from which
   every acquisition grid of the ``full`` preset is an exact decimation
   (:func:`mrs_lib.synth.grid.resample_fid`).
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MRSDataError
+from ..io.bases import BasisSpec, resolve_basis
 from ..sim import basis_from_lines, get_preset, simulate_lines
 from ..sim.basis import Basis
 from ..spectrum import Spectrum
@@ -74,4 +78,30 @@ def fine_basis(
     return basis_from_lines(lines, pre.replace(bw_hz=float(bw_hz), n_points=n))
 
 
-__all__ = ["fine_basis", "singlet_basis"]
+#: The ``basis`` name of :func:`resolve_bases` (and ``synthesize``) for the default bank.
+BANK_NAME = "bank"
+
+
+def resolve_bases(spec: BasisSpec | Sequence[Basis]) -> tuple[Basis, ...]:
+    """The bases a synthesis draws from, one per spectrum.
+
+    ``"bank"`` (:data:`BANK_NAME`): the default bank of basis variants,
+    :func:`mrs_lib.sim.variants.build_bank` with seed 0; a list of
+    :class:`~mrs_lib.sim.basis.Basis`: those; anything else: the one basis
+    :func:`mrs_lib.io.bases.resolve_basis` makes of it.
+    """
+    if isinstance(spec, str) and spec == BANK_NAME:
+        from ..sim.variants import build_bank
+
+        return build_bank().bases
+    if isinstance(spec, Sequence) and not isinstance(spec, str):
+        bases = tuple(spec)
+        if not bases or not all(isinstance(x, Basis) for x in bases):
+            raise MRSDataError(
+                f"argument 'basis': expected a non-empty list of bases, got {spec!r}"
+            )
+        return bases
+    return (resolve_basis(spec),)
+
+
+__all__ = ["BANK_NAME", "fine_basis", "resolve_bases", "singlet_basis"]

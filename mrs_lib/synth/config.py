@@ -5,8 +5,10 @@ the seed: the concentration prior (:class:`ConcentrationPrior`: Sobol points in
 [0, 1)^d as in the paper, uniform, phantom-like or in-vivo-like), the base
 linewidth, the augmentations (:mod:`mrs_lib.synth.augment`), the acquisition
 grids and the network input (:mod:`mrs_lib.synth.inputs`). :data:`PRESETS`
-names the paper's configs (``paper``, ``paper-no-lw``) and ``full`` (every
-augmentation).
+names the paper's configs (``paper``, ``paper-no-lw``), ``full`` (every
+augmentation of :mod:`~mrs_lib.synth.augment`) and ``robust`` (``full`` plus
+the sample and sequence effects of :mod:`~mrs_lib.synth.augment_sample`, for
+domain randomisation over a bank of basis variants).
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ from .augment import (
     Noise,
     ResidualWater,
     ZeroOrderPhase,
-    from_dict,
+)
+from .augment_sample import (
+    EditingEfficiency,
+    OnOffMismatch,
+    T2Relaxation,
+    augmentation_from_dict,
 )
 from .inputs import DEFAULT_CHANNELS, check_channels
 
@@ -201,7 +208,7 @@ class SynthConfig:
             name=str(d["name"]),
             prior=ConcentrationPrior(d.get("prior", "sobol")),
             base_lw_hz=float(d.get("base_lw_hz", 2.0)),
-            augmentations=tuple(from_dict(a) for a in d.get("augmentations", [])),
+            augmentations=tuple(augmentation_from_dict(a) for a in d.get("augmentations", [])),
             grids=None if d.get("grids") is None else tuple(tuple(g) for g in d["grids"]),
             channels=tuple(d.get("channels", DEFAULT_CHANNELS)),
             ppm_range=tuple(d.get("ppm_range", NETWORK_PPM_RANGE)),
@@ -260,7 +267,26 @@ def _full() -> SynthConfig:
     )
 
 
-PRESETS = {"paper": _paper, "paper-no-lw": _paper_no_lw, "full": _full}
+def _robust() -> SynthConfig:
+    """``full`` plus T2 and editing efficiency per metabolite and ON/OFF mismatch (chapter 7).
+
+    The sample and sequence effects of :mod:`mrs_lib.synth.augment_sample`:
+    :class:`~mrs_lib.synth.augment_sample.T2Relaxation` (100-500 ms),
+    :class:`~mrs_lib.synth.augment_sample.EditingEfficiency` (0.8-1.05) and
+    :class:`~mrs_lib.synth.augment_sample.OnOffMismatch` (+-2 Hz, +-5 degrees,
+    after the additive signals so that it moves them too). Meant for a list of
+    bases (``synthesize(..., basis="bank")``: the variants of
+    :func:`mrs_lib.sim.variants.build_bank`, one drawn per spectrum).
+    """
+    full = _full()
+    augs = list(full.augmentations)
+    first_time = next(i for i, a in enumerate(augs) if a.stage == "time")
+    augs.insert(first_time, OnOffMismatch())
+    augs[:0] = [T2Relaxation(), EditingEfficiency()]
+    return full.replace(name="robust", augmentations=tuple(augs))
+
+
+PRESETS = {"paper": _paper, "paper-no-lw": _paper_no_lw, "full": _full, "robust": _robust}
 
 
 def as_config(config: SynthConfig | str) -> SynthConfig:

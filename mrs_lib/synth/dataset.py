@@ -37,8 +37,9 @@ import numpy as np
 
 from .. import artifacts
 from ..errors import MRSDataError, MRSFormatError
-from ..io.bases import BASIS_NAMES, BasisSpec, resolve_basis
+from ..io.bases import BASIS_NAMES, BasisSpec
 from ..sim.basis import Basis
+from .bases import resolve_bases
 from .config import SynthConfig, as_config, sobol_points
 from .generator import SynthBatch, Synthesizer, generate
 from .store import SET_META, SET_ROWS, read_store, write_store
@@ -455,7 +456,7 @@ def synthesize(
     n: int,
     seed: int,
     synth: SynthConfig | str = "paper",
-    basis: BasisSpec = "paper",
+    basis: BasisSpec | Sequence[Basis] = "paper",
     *,
     chunk: int = 10_000,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -466,7 +467,9 @@ def synthesize(
     the 100k scale; chunk ``k`` uses the ``k``-th child of
     ``SeedSequence(seed)``. ``basis`` is anything
     :func:`mrs_lib.io.bases.resolve_basis` accepts (``"paper"``, ``"fida"``, a
-    file or a :class:`~mrs_lib.sim.Basis`). Returns a
+    file or a :class:`~mrs_lib.sim.Basis`), a list of bases (one drawn per
+    spectrum) or ``"bank"`` (:data:`~mrs_lib.synth.bases.BANK_NAME`: the default bank of basis
+    variants, :func:`~mrs_lib.synth.bases.resolve_bases`). Returns a
     :class:`~mrs_lib.synth.generator.SynthBatch` (``x``, ``clean``, ``targets``,
     ``snr``, ``params`` ... concatenated).
 
@@ -479,7 +482,8 @@ def synthesize(
     if n < 1:
         raise MRSDataError(f"synthesize: expected n >= 1 spectra, got {n}")
     cfg = as_config(synth)
-    b = resolve_basis(basis)
+    bases = resolve_bases(basis)
+    b = bases[0]
     path: Path | None = None
     key: dict[str, Any] = {}
     if cache_dir is not None:
@@ -487,7 +491,9 @@ def synthesize(
             "n": n,
             "seed": seed,
             "synth": cfg.to_dict(),
-            "basis": _basis_key(basis, b),
+            "basis": [_basis_key(basis, x) for x in bases]
+            if len(bases) > 1
+            else _basis_key(basis, b),
             "chunk": chunk,
             "format": CACHE_FORMAT,
         }
@@ -498,7 +504,8 @@ def synthesize(
     sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
     parts = [
-        generate(b, k, np.random.default_rng(s), cfg) for k, s in zip(sizes, seeds, strict=True)
+        generate(bases if len(bases) > 1 else b, k, np.random.default_rng(s), cfg)
+        for k, s in zip(sizes, seeds, strict=True)
     ]
     first = parts[0]
     if len(parts) > 1:
@@ -518,7 +525,7 @@ def synthesize(
     return first
 
 
-def _basis_key(spec: BasisSpec, basis: Basis) -> str:
+def _basis_key(spec: BasisSpec | Sequence[Basis], basis: Basis) -> str:
     """A named basis by its name; any other (a file, an object) by the sha256 of its content."""
     if isinstance(spec, str) and spec in BASIS_NAMES:
         return spec

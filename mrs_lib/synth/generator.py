@@ -45,8 +45,6 @@ from .augment import (
     Baseline,
     FrequencyShift,
     Linewidth,
-    MetaboliteLinewidth,
-    MetaboliteShift,
     Noise,
     ZeroOrderPhase,
 )
@@ -141,16 +139,32 @@ class _Block(NamedTuple):
 class Synthesizer:
     """A basis and a config with everything precomputed; :meth:`generate` makes batches."""
 
-    def __init__(self, basis: Basis, config: SynthConfig | str = "paper") -> None:
+    def __init__(self, basis: Basis | Sequence[Basis], config: SynthConfig | str = "paper") -> None:
         cfg = as_config(config)
+        bases = (basis,) if isinstance(basis, Basis) else tuple(basis)
+        if not bases:
+            raise MRSDataError("argument 'basis': expected a basis or a non-empty list of bases")
+        basis = bases[0]
+        for other in bases[1:]:
+            if other.metabolites != basis.metabolites or (other.n_points, other.dwell_s) != (
+                basis.n_points,
+                basis.dwell_s,
+            ):
+                raise MRSDataError(
+                    f"argument 'basis': every basis needs the metabolites {basis.metabolites} and "
+                    f"the grid of {basis!r}, got {other!r}"
+                )
         n_met = len(basis.metabolites)
         augs = []
         for a in cfg.augmentations:
-            if isinstance(a, MetaboliteLinewidth | MetaboliteShift) and a.n_metabolites != n_met:
-                a = dataclasses.replace(a, n_metabolites=n_met)
+            n_old = getattr(a, "n_metabolites", None)  # per-metabolite augmentations
+            if n_old is not None and n_old != n_met:
+                a = dataclasses.replace(a, n_metabolites=n_met)  # type: ignore[call-arg]
             augs.append(a)
         self.config = cfg
         self.basis = basis
+        #: the bases drawn per spectrum (one: the single-basis path, no draw)
+        self.bases = bases
         self.stages = {s: [a for a in augs if a.stage == s] for s in STAGES}
         grids: tuple[tuple[float, int] | None, ...] = (None,)
         #: grids of the config that the basis cannot provide exactly (see resample_fid)
@@ -165,10 +179,12 @@ class Synthesizer:
                 )
             grids = tuple(ok)
         self.grids = grids
+        #: one plan per (basis, grid), basis-major: plan ``b * len(grids) + g``
         self.plans = [
             GridPlan(
-                basis, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points
+                b, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points
             )
+            for b in bases
             for g in grids
         ]
         #: noise transformed at a decimated rate (GridNoise) rather than exactly
@@ -291,6 +307,8 @@ class Synthesizer:
             if self.grids != (None,):
                 p["grid_bw_hz"] = np.full(state.n, plan.bw_hz)
                 p["grid_n_points"] = np.full(state.n, plan.n_time)
+            if len(self.bases) > 1:
+                p["basis_index"] = np.full(state.n, int(g) // len(self.grids))
             for k, v in p.items():
                 if k not in params:
                     params[k] = np.zeros((n, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
@@ -322,9 +340,10 @@ class Synthesizer:
                     "argument 'concentrations': expected shape "
                     f"{(n, len(self.basis.metabolites))}, got {conc.shape}"
                 )
-        grid_idx = (
-            rng.integers(len(self.plans), size=n) if len(self.plans) > 1 else np.zeros(n, dtype=int)
-        )
+        n_grids = len(self.grids)
+        grid_idx = rng.integers(n_grids, size=n) if n_grids > 1 else np.zeros(n, dtype=int)
+        if len(self.bases) > 1:  # drawn only then: the single-basis path is unchanged
+            grid_idx = grid_idx + n_grids * rng.integers(len(self.bases), size=n)
         starts = list(range(0, n, BLOCK_SIZE))
         child = rng.spawn(len(starts))
         x = np.empty((n, len(cfg.channels), cfg.n_points), dtype=np.float32)
@@ -395,12 +414,12 @@ def default_workers() -> int:
 
 
 @functools.lru_cache(maxsize=8)
-def _synthesizer(basis: Basis, config: SynthConfig) -> Synthesizer:
+def _synthesizer(basis: Basis | Sequence[Basis], config: SynthConfig) -> Synthesizer:
     return Synthesizer(basis, config)
 
 
 def generate(
-    basis: Basis,
+    basis: Basis | Sequence[Basis],
     n: int,
     rng: np.random.Generator | int,
     config: SynthConfig | str = "paper",
@@ -413,7 +432,9 @@ def generate(
     ``config`` is a :class:`SynthConfig` or a preset name (``"paper"``,
     ``"paper-no-lw"``, ``"full"``). The plan (resampled basis, chirp-z
     constants) is cached per (basis object, config). Metabolite order is
-    ``basis.metabolites``.
+    ``basis.metabolites``. A list of bases (e.g. the variants of
+    :func:`mrs_lib.sim.variants.build_bank`) gives each spectrum one of them,
+    drawn uniformly (``params["basis_index"]``).
     """
     return _synthesizer(basis, as_config(config)).generate(
         n, rng, concentrations=concentrations, workers=workers

@@ -1,7 +1,7 @@
 """The network grid: exact resampling to it and noise on it.
 
 **Network grid and resampling.** The network sees ``n_points = 2048`` values on
-``linspace(1.0, 4.5, 2048)`` ppm. method.md describes the paper's way: zero-fill
+``linspace(1.0, 4.5, 2048)`` ppm. The paper's way (:ref:`method-input`): zero-fill
 or truncate the FID so that exactly 2048 FFT bins fall in the window. Bins of an
 FFT can only coincide with a fixed ppm grid if ``bw / N`` equals the grid
 spacing, which for 2000 Hz at 127.7 MHz needs N = 9157.6 points: no FFT length
@@ -155,7 +155,7 @@ class GridTransform:
     def prechirped(
         self, x: np.ndarray, weight: np.ndarray | None = None, add: np.ndarray | None = None
     ) -> np.ndarray:
-        """Transform ``x * weight + add``, all already multiplied by :attr:`pre`.
+        """Transform ``x * weight + add``, all already multiplied by ``pre``.
 
         ``x`` complex64 ``[..., T]``; ``weight`` (real or complex) broadcasts to it;
         returns ``[..., M]``.
@@ -263,7 +263,7 @@ class GridNoise:
     exact one at zero lag (the per-bin variance is exact); elsewhere the two
     differ only through ``(tau / dt) sin(x) / sin(x tau / dt)``, ``x = pi (f - g)
     dt`` (the shorter period ``1 / tau`` of the coarse DTFT) and the acquisition
-    time mismatch. :attr:`max_corr_error` is the largest difference over every
+    time mismatch. ``max_corr_error`` is the largest difference over every
     pair of grid points as a fraction of the per-bin variance, computed here;
     ``P`` is the smallest fast length keeping it below :data:`NOISE_CORR_TOL`
     (on the FID-A grid: 0.13 % at lag 1, median 0.17 %, 0.49 % at the far ends).

@@ -6,7 +6,7 @@ A network reads ``rows x n_points`` float32 values: the channels of
 :mod:`mrs_lib.synth.grid`. The same functions prepare synthetic batches
 (:mod:`mrs_lib.synth.generator`) and real spectra (:func:`network_input`).
 
-**Normalisation** (method.md): every acquisition (row) is divided by the
+**Normalisation** (:ref:`method-input`): every acquisition (row) is divided by the
 maximum of ``|edit_off|`` (complex modulus) of the *noisy* spectrum over the
 window (:func:`normalise_rows`); the clean copy is divided by the same number,
 so ``x - clean`` is the noise in network units. Targets are concentrations

@@ -56,6 +56,9 @@ class SynthState:
         self.sigma: np.ndarray | None = None  # [n, 2] time-domain noise SD per component
         #: transform noise exactly (False: at a decimated rate, see grid.GridNoise)
         self.exact_noise = True
+        #: ``[n, n_met]`` editing efficiency per metabolite (``None`` = 1): the edit-ON
+        #: basis becomes ``e ON + (1 - e) OFF``, so DIFF scales by ``e``
+        self.edit_efficiency: np.ndarray | None = None
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -88,7 +91,9 @@ class SynthState:
     def mix(self) -> None:
         """``fid[:, a] = sum_m conc_m * basis_a,m`` (times per-metabolite weights, if any)."""
         plan = self.plan
-        if self.comp is None:
+        if self.edit_efficiency is not None:
+            self._mix_edited(self.edit_efficiency)
+        elif self.comp is None:
             # one real product [n, n_met] x [n_met, 2 * T * 2 (re, im)]; einsum, not BLAS:
             # multithreaded OpenBLAS is pathologically slow for an inner size of 5
             flat = np.einsum("nm,mk->nk", self.conc, plan.basis_pre_real)
@@ -99,8 +104,26 @@ class SynthState:
                 np.complex64, copy=False
             )
             self.comp = None
+        assert self.fid is not None
         # max |FID| per acquisition (the pre-chirp has unit modulus)
         self.ref_amplitude = np.abs(self.fid).max(axis=-1)
+
+    def _mix_edited(self, eff: np.ndarray) -> None:
+        """:meth:`mix` with editing efficiencies: ON = sum_m c_m (e_m ON_m + (1 - e_m) OFF_m)."""
+        basis = self.plan.basis_pre_met  # [n_met, 2, T]
+        e = np.asarray(eff, dtype=np.float32)
+        cw = self.conc[:, :, np.newaxis]
+        cw = (
+            np.broadcast_to(cw, (*cw.shape[:2], basis.shape[-1]))
+            if self.comp is None
+            else (self.comp * cw)
+        )  # [n, n_met, T]
+        off = np.einsum("nmt,mt->nt", cw, basis[:, 0], optimize=True)
+        on = np.einsum("nmt,mt->nt", cw * e[:, :, np.newaxis], basis[:, 1], optimize=True)
+        on += np.einsum("nmt,mt->nt", cw * (1 - e)[:, :, np.newaxis], basis[:, 0], optimize=True)
+        self.fid = np.stack([off, on], axis=1).astype(np.complex64, copy=False)
+        self.comp = None
+        self.edit_efficiency = None
 
     def _signal(self, x: np.ndarray) -> np.ndarray:
         return x if self.weight is None else x * self.weight[:, np.newaxis]
