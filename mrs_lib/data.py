@@ -231,14 +231,12 @@ def fetch(name: str, *, download: bool = True) -> Path:
     cached = cache_dir() / entry.relpath
     if cached.is_file():
         return _verify(entry, cached)
+    where = f"'{root / entry.relpath}'" if root is not None else f"${ENV_DATA_DIR}/{entry.relpath}"
     if entry.url is None or not download:
-        where = (
-            f"'{root / entry.relpath}'" if root is not None else f"${ENV_DATA_DIR}/{entry.relpath}"
-        )
         why = "it has no public download origin" if entry.url is None else "downloading is disabled"
         raise DataRegistryError(
-            f"data file '{name}' not found at {where} and {why}; set {ENV_DATA_DIR} to the folder "
-            "holding the project's external reference data (e.g. ../shared/data)"
+            f"data file '{name}' not found at {where} nor in the download cache, and {why}. "
+            + _data_dir_hint(root)
         )
     import pooch
 
@@ -251,8 +249,23 @@ def fetch(name: str, *, download: bool = True) -> Path:
             progressbar=False,
         )
     except Exception as exc:  # network errors, hash mismatch
-        raise DataRegistryError(f"could not download '{name}' from {entry.url}: {exc}") from exc
+        raise DataRegistryError(
+            f"data file '{name}' not found at {where} nor in the download cache, and could not "
+            f"download it from {entry.url} ({type(exc).__name__}: {exc}). " + _data_dir_hint(root)
+        ) from exc
     return _verify(entry, Path(path))
+
+
+def _data_dir_hint(root: Path | None) -> str:
+    """What to do about a missing file: point ``$MRS_DATA_DIR`` at the reference data."""
+    now = f"it is '{root}'" if root is not None else "it is not set"
+    return (
+        f"Set the environment variable {ENV_DATA_DIR} to the folder holding the project's "
+        f"external reference data ({now}): `make book`, `make test` and `.ci/run` use "
+        f"../shared/data when it exists; in a notebook or JupyterLab started another way, "
+        f"export {ENV_DATA_DIR}=/path/to/shared/data before starting it. `mrs data list` "
+        "shows every registered file and `mrs data verify` checks them."
+    )
 
 
 def verify_all() -> dict[str, str]:

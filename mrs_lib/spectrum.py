@@ -106,6 +106,8 @@ class Spectrum:
     metadata
         Free-form extra information (kept, never interpreted).
 
+    Notes
+    -----
     Chapter 1 of the book introduces the object; ``spectrum()``, ``ppm_axis()``
     and the broadening, shift and phase operations follow the convention above.
     """

@@ -12,6 +12,9 @@ Oracles: the ipywidgets 8 DOM of the ``@jupyter-widgets/html-manager`` views
 (``widget-hslider``/``widget-slider``, ``noUi-handle``, ``widget-readout``,
 ``img.widget-image`` with a ``blob:`` source), and the list of requests that
 Chromium's DevTools protocol reports (only ``file:``, ``data:`` and ``blob:``).
+Every built page, once its widgets have rendered and MathJax has typeset, must have
+logged no console error, uncaught exception or failed resource load
+(``test_no_console_errors``; book/_ext/offline_widgets.py and widget_compat.js).
 """
 
 from __future__ import annotations

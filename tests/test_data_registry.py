@@ -114,9 +114,24 @@ def test_download_with_wrong_hash_fails(
     (root / "payload.txt").write_bytes(b"something else")
     entry = dataclasses.replace(fake_entry, url=f"{base}/payload.txt")
     monkeypatch.setitem(data.REGISTRY, entry.name, entry)
-    with pytest.raises(DataRegistryError, match="could not download"):
+    with pytest.raises(DataRegistryError, match="could not download") as err:
         data.fetch(entry.name)
+    assert "MRS_DATA_DIR" in str(err.value)
     assert not (data.cache_dir() / entry.relpath).exists()
+
+
+def test_unreachable_origin_names_mrs_data_dir(
+    fake_entry: data.DataFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, outside `make` (MRS_DATA_DIR unset): the error says what to set, not only
+    that a download failed."""
+    entry = dataclasses.replace(fake_entry, url="http://127.0.0.1:9/payload.txt")  # discard port
+    monkeypatch.setitem(data.REGISTRY, entry.name, entry)
+    with pytest.raises(DataRegistryError) as err:
+        data.fetch(entry.name)
+    message = str(err.value)
+    assert "could not download" in message and "127.0.0.1:9" in message
+    assert "Set the environment variable MRS_DATA_DIR" in message and "it is not set" in message
 
 
 def test_shared_data_matches_registry() -> None:

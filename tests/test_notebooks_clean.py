@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
-SOURCE_SUFFIXES = (".ipynb", ".md")
+SOURCE_SUFFIXES = (".ipynb", ".md", ".rst")
 
 
 def _dirty_cells(nb: dict[str, Any]) -> list[str]:
@@ -106,6 +106,9 @@ def test_every_chapter_is_in_toc() -> None:
 
 
 def test_toc_lists_chapters_in_order() -> None:
-    """Chapters appear in their numeric order (01_, 02_, ...) after the intro."""
+    """Numbered chapters (01_, 02_, ...) follow the intro in numeric order, before the back
+    matter (appendices, API reference, bibliography)."""
     entries = [e for e in _toc_files(_toc()) if e != "book/intro"]
-    assert entries == sorted(entries)
+    numbered = [e for e in entries if Path(e).name[:2].isdigit()]
+    assert numbered == sorted(numbered)
+    assert entries[: len(numbered)] == numbered, "back matter listed before a chapter"

@@ -27,7 +27,12 @@ widgets then stay blank and the equations raw. This extension instead
    a CDN at view time;
 5. sets ``MRS_STATIC_WIDGETS=1`` (unless already set) before notebooks are executed,
    so ``mrs_lib.widgets.explore`` precomputes its views for the static pages
-   (``make book`` exports it too).
+   (``make book`` exports it too);
+6. keeps the browser console clean (``tests/test_browser.py::test_no_console_errors``):
+   ``widget_compat.js`` (the project's own, loaded before ``embed-amd.js``) maps the
+   bundle's require.js path to ``_vendor/`` so its fonts load, and gives MathJax 3 the
+   MathJax 2 ``Hub.Queue`` that ``embed-amd.js`` calls; and repeated ``<script>``
+   entries (sphinx-thebe's ``const THEBE_JS_URL``, registered twice) are dropped.
 
 Versions: html-manager 1.0.15 is the registry's latest (``dist-tags.latest``)
 and bundles ``@jupyter-widgets/base`` 2.x / ``controls`` 2.x (with the 7.x models
@@ -172,20 +177,74 @@ def vendor(outdir: Path) -> dict[str, Any]:
     return record
 
 
+#: The book's own script for embed-amd.js (see the file): the require.js path of the
+#: html-manager bundle (so its fonts load from _vendor/) and MathJax 2's ``Hub.Queue``
+#: on top of MathJax 3.
+WIDGET_COMPAT = Path(__file__).with_name("widget_compat.js")
+
+
 def _point_myst_nb(app: Sphinx, config: Config) -> None:
     prefix = f"../{VENDOR_DIR}"  # Sphinx prepends "_static/" (module docstring, step 3)
     # No crossorigin/integrity attributes: pages opened via file:// have an opaque
-    # origin, and Chromium refuses CORS-mode script loads from file URLs.
-    config.nb_ipywidgets_js = {f"{prefix}/require.js": {}, f"{prefix}/embed-amd.js": {}}
+    # origin, and Chromium refuses CORS-mode script loads from file URLs. widget_compat.js
+    # comes first: it configures require.js and must run before embed-amd.js.
+    config.nb_ipywidgets_js = {
+        f"{prefix}/{WIDGET_COMPAT.name}": {},
+        f"{prefix}/require.js": {},
+        f"{prefix}/embed-amd.js": {},
+    }
     config.mathjax_path = f"{prefix}/mathjax/tex-mml-chtml.js"
 
 
 def _copy_assets(app: Sphinx) -> None:
     if app.builder is None or app.builder.format != "html":
         return
-    record = vendor(Path(app.outdir) / VENDOR_DIR)
-    versions = ", ".join(f"{n} {r['version']}" for n, r in record.items())
+    outdir = Path(app.outdir) / VENDOR_DIR
+    record = vendor(outdir)
+    compat = WIDGET_COMPAT.read_bytes()
+    (outdir / WIDGET_COMPAT.name).write_bytes(compat)
+    record["mrs-book"] = {
+        "version": "-",
+        "source": f"book/_ext/{WIDGET_COMPAT.name} (this project)",
+        "license": "BSD-3-Clause",
+        "files_sha256": {WIDGET_COMPAT.name: hashlib.sha256(compat).hexdigest()},
+    }
+    (outdir / "PROVENANCE.json").write_text(json.dumps(record, indent=2) + "\n")
+    versions = ", ".join(f"{n} {r['version']}" for n, r in record.items() if n != "mrs-book")
     logger.info(f"offline_widgets: {versions} -> {VENDOR_DIR}/ (sha256 verified)")
+
+
+def _dedupe_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Drop repeated ``<script>`` entries of a page.
+
+    sphinx-thebe (and sphinx-togglebutton) register inline scripts with
+    ``app.add_js_file(None, body=...)`` from an ``env-before-read-docs`` hook, after the
+    HTML builder has started: the builder keeps that entry (file ``None``) and adds the
+    registry's copy again (file ``""``) for every page, and Sphinx sees two different
+    assets. In the browser the second ``const THEBE_JS_URL = ...`` is a SyntaxError
+    ("Identifier 'THEBE_JS_URL' has already been declared"). A script with the same file,
+    body and attributes as an earlier one is never needed twice on a page.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen: set[Any] = set()
+    unique = []
+    for script in scripts:
+        filename = getattr(script, "filename", script) or ""
+        attributes = getattr(script, "attributes", {})
+        try:
+            key = (str(filename), tuple(sorted(attributes.items())))
+        except TypeError:  # attributes that cannot be compared: keep the entry
+            unique.append(script)
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(script)
+    context["script_files"] = unique
 
 
 def _check_modules(app: Sphinx, pagename: str, *_args: Any) -> None:
@@ -219,4 +278,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _point_myst_nb)
     app.connect("builder-inited", _copy_assets)
     app.connect("html-page-context", _check_modules)
+    app.connect("html-page-context", _dedupe_scripts)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

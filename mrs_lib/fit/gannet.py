@@ -1,7 +1,7 @@
 """A Gannet-style GABA+/Cr peak fit (chapter 6 of the book).
 
-The simple peer of the linear-combination fit: Gannet's method
-(:cite:t:`edden2014`), re-written from its published description (no Gannet code):
+The simple peer of the linear-combination fit: Gannet's method :cite:p:`edden2014`,
+re-written from its published description (no Gannet code):
 
 * GABA+: the real part of DIFF/2 (``(on - off) / 2``) over 2.79-3.55 ppm is
   fitted with ``F = A exp(B (f - f0)^2) + C (f - f0) + D`` (a Gaussian on a

@@ -5,13 +5,13 @@ Three families share one interface: input ``[batch, rows, 2048]`` float32
 :func:`mrs_lib.synth.network_input`), output ``[batch, 5]`` concentrations in
 the order of :data:`mrs_lib.types.METABOLITES`.
 
-=======  =======================================  ====================
-name     module                                   config dataclass
-=======  =======================================  ====================
-``cnn``  :mod:`mrs_lib.models.cnn` (authors')     :class:`CNNConfig`
-``fcnn`` :mod:`mrs_lib.models.fcnn` (Hatami)      :class:`FCNNConfig`
-``yae``  :mod:`mrs_lib.models.yae` (Y-shaped AE)  :class:`YAEConfig`
-=======  =======================================  ====================
+========  =======================================  ====================
+name      module                                   config dataclass
+========  =======================================  ====================
+``cnn``   :mod:`mrs_lib.models.cnn` (authors')     :class:`CNNConfig`
+``fcnn``  :mod:`mrs_lib.models.fcnn` (Hatami)      :class:`FCNNConfig`
+``yae``   :mod:`mrs_lib.models.yae` (Y-shaped AE)  :class:`YAEConfig`
+========  =======================================  ====================
 
 A configuration is a mapping of the dataclass's keys, or a preset name:
 ``"paper"`` (the paper-size network), ``"cpu"`` (a variant that trains on a

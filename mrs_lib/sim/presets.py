@@ -1,4 +1,4 @@
-"""Named MEGA-PRESS protocols (physics.md section 2; chapter 1 of the book).
+"""Named MEGA-PRESS protocols (chapter 1 of the book; :ref:`appendix-physics`).
 
 A :class:`Preset` is a :class:`~mrs_lib.sim.sequence.MegaPress` plus the
 readout (points, bandwidth). All are TE 68 ms with ideal excitation.
@@ -66,6 +66,7 @@ class Preset:
 
 _B3T_MHZ = round(3.0 * PROTON_GAMMA_MHZ_PER_T, 3)  # 127.732
 
+#: The named protocols of the module docstring, by name.
 PRESETS: dict[str, Preset] = {
     "external-reference": Preset(
         "external-reference",
@@ -139,6 +140,7 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+#: The names of :data:`PRESETS`, for argument choices.
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 
 

@@ -13,7 +13,7 @@ Three shapes are provided:
   pulse edges and shifted so it starts and ends at zero, with standard
   deviation 0.53 of the half duration (this matches the 99-point sample
   editing waveform shipped with FID-A to within 0.6 % of the peak). Its
-  inversion FWHM is ~60 Hz at 20 ms and ~86 Hz at 14 ms (physics.md, section 2).
+  inversion FWHM is ~60 Hz at 20 ms and ~86 Hz at 14 ms (:ref:`physics-pulses`).
 * :func:`sinc_pulse` - the slice-selective refocusing pulse of this project: a
   Hann-windowed sinc scaled to 180 degrees. A 180-degree sinc refocuses a
   narrower band than its small-tip time-bandwidth suggests: with four zero

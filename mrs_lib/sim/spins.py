@@ -9,13 +9,13 @@ by :func:`hamiltonian`.
 
 Every part is normalised so that each proton contributes one unit of signal to
 a pulse-acquire experiment, whatever the size of the part (the ``2**(2 - n)``
-weighting of physics.md section 4; see :func:`part_weight`). Relative
+weighting of :ref:`physics-weights`; see :func:`part_weight`). Relative
 amplitudes across metabolites are therefore proton counts, which is what a
 linear-combination fit needs.
 
-Sources: physics.md section 1 (Near et al. MRM 2013;70:1183 for GABA, Glu,
+Sources (:ref:`physics-spins`): Near et al. MRM 2013;70:1183 for GABA, Glu,
 Gln, NAA, Cr as used by FID-A and Osprey/MRSCloud; Kaiser et al. NMR Biomed
-2008;21:22 and Govindaraju et al. NMR Biomed 2000;13:129 as GABA options).
+2008;21:22 and Govindaraju et al. NMR Biomed 2000;13:129 as GABA options.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..errors import MRSDataError
 
 #: GABA parameter sets.
 GabaModel = Literal["near2013", "kaiser2008", "govindaraju2000"]
+#: The GABA parameter-set names as a tuple (the first is the default).
 GABA_MODELS: tuple[GabaModel, ...] = get_args(GabaModel)
 
 
