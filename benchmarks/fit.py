@@ -9,9 +9,14 @@ U(0, 0.03) x max|FID| drawn independently for OFF and ON
 
 Printed: max-normalised MAE per metabolite (the paper's metric), GABA/Cr
 absolute error (the Gannet-style fit reports only GABA and Cr), spectra per
-second, and speed ratios to the LCModel-style fit measured in the same run.
-Fits run on one core (single-threaded BLAS, like LCModel); networks use
-torch's default threads and one batched call over the test set.
+second, and speed ratios to the LCModel-style fit and to real LCModel measured
+in the same run; then the two fitters side by side on the same cores: the
+built-in fit (single-threaded BLAS) and real LCModel with ``--workers``
+processes (default 1: one core each), spectra/s and their ratio, and how far
+their concentrations agree (median relative difference per metabolite, GABA
+from the DIFF fit, the rest from the OFF fit). An acquisition is one spectrum
+(an OFF and a DIFF fit for both fitters). Networks use torch's default threads
+and one batched call over the test set.
 
 Networks: trained checkpoints given with ``--model NAME_OR_PATH`` (artifact
 names or .pt paths), else the shipped ones that are available
@@ -22,6 +27,12 @@ meaningless and is not printed).
 Run::
 
     MRS_DATA_DIR=../shared/data .venv/bin/python benchmarks/fit.py [--n 40] [--basis paper|fida]
+        [--workers 1] [--no-networks]
+
+``--bench a|b|c`` instead scores the two fitters on chapter 7's external bench
+(:mod:`mrs_lib.bench`: the Swansea design rendered from the FID-A basis, 152
+scans, fitted with the project's ``paper`` basis at the data's field): MAE of
+both, their median relative difference, and both speeds.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import time
 
 import numpy as np
 
-from mrs_lib import artifacts, quantify
+from mrs_lib import artifacts, metrics, quantify
 from mrs_lib.fit.lcmodel import lcmodel_available
 from mrs_lib.sim import load_fida_reference
 from mrs_lib.sim.basis import Basis, simulate_basis
@@ -88,7 +99,15 @@ def main() -> None:
     ap.add_argument(
         "--model", action="append", default=[], help="trained network checkpoint (repeatable)"
     )
+    ap.add_argument(
+        "--workers", type=int, default=1, help="LCModel processes at a time (default 1: one core)"
+    )
+    ap.add_argument("--no-networks", action="store_true", help="time the fitters only")
+    ap.add_argument("--bench", choices=["a", "b", "c"], help="the fitters on the external bench")
     args = ap.parse_args()
+    if args.bench:
+        external_bench(args.bench, args.workers)
+        return
 
     t0 = time.perf_counter()
     basis = load_basis(args.basis)
@@ -97,21 +116,25 @@ def main() -> None:
     print(f"basis {basis!r}; {args.n} test spectra (seed {args.seed}); setup {setup_s:.1f} s")
 
     rows = []
-    methods: list[tuple[object, bool]] = [
+    methods: list[tuple[quantify.Quantifier, bool]] = [
         (quantify.LCMQuantifier(basis), True),
         (quantify.GannetQuantifier(basis), True),
     ]
     if lcmodel_available():
-        methods.append((quantify.LCModelQuantifier(basis), True))
+        methods.append((quantify.LCModelQuantifier(basis, workers=args.workers), True))
     else:
         print(
             "no LCModel binary on PATH or $LCMODEL: real LCModel skipped "
             "(see mrs_lib.fit.lcmodel.INSTALL_NOTE)"
         )
-    methods += networks(args.model)
+    if not args.no_networks:
+        methods += networks(args.model)
+    results = {}
     for q, trained in methods:
         is_net = isinstance(q, quantify.NetworkQuantifier)
         r = timed(q, test.spectra, repeats=3 if is_net else 1)
+        assert r is not None
+        results[r.method] = r
         s = quantify.score(r, test.concentrations)
         s["trained"] = trained
         if is_net:  # latency of one spectrum at a time, for the per-fit comparison
@@ -141,6 +164,73 @@ def main() -> None:
         for s in nets:
             one = s["single_per_s"]
             print(f"  {s['method']}: {one:.3g} spectra/s = {one / ref:.3g} x lcm")
+    if "lcmodel" in results:
+        fitters_side_by_side(results["lcm"], results["lcmodel"], test.concentrations, args.workers)
+
+
+def external_bench(level: str, workers: int) -> None:
+    """The built-in fit and real LCModel on chapter 7's external bench at ``level``."""
+    import pandas as pd
+
+    from mrs_lib.bench import BenchConditions, get_source, render
+    from mrs_lib.bench.sources import fitter_bases
+    from mrs_lib.io.phantoms import load_design
+    from mrs_lib.validation import PerAcquisition, score_scans
+
+    if not lcmodel_available():
+        raise SystemExit("no LCModel binary: `make lcmodel` builds it")
+    scans = render(load_design(), BenchConditions.level(level), source="fida", seed=0, repeats=2)
+    basis_for = fitter_bases(get_source("fida").larmor_mhz, "paper")
+    options = {"lcm": {}, "lcmodel": {"workers": workers}}
+    parts, seconds = [], {}
+    for name, kw in options.items():
+        q = PerAcquisition(
+            lambda bw, n, name=name, kw=kw: quantify.get_quantifier(
+                name, basis=basis_for(bw, n), **kw
+            ),
+            name,
+        )
+        t0 = time.perf_counter()
+        parts.append(score_scans({name: q}, scans))
+        seconds[name] = time.perf_counter() - t0
+    table = pd.concat(parts, ignore_index=True)
+    mae = table.pivot_table(index="method", columns="metabolite", values="abs_error")
+    est = table.pivot_table(
+        index=["series", "scan"], columns=["method", "metabolite"], values="estimate"
+    )
+    true = table[table.method == "lcm"].pivot_table(
+        index=["series", "scan"], columns="metabolite", values="true_mm"
+    )
+    names = list(mae.columns)
+    rel = metrics.relative_difference(est["lcm"][names], est["lcmodel"][names], true[names])
+    print(f"External bench, level ({level}), {len(scans)} scans; max-normalised MAE:")
+    print(mae.round(4).to_string())
+    print(
+        "median |lcm - LCModel| / LCModel: "
+        + ", ".join(f"{m} {v:.3f}" for m, v in zip(names, rel, strict=True))
+    )
+    print(
+        f"seconds: lcm {seconds['lcm']:.0f} (1 core), LCModel {seconds['lcmodel']:.0f} "
+        f"({workers} process(es)); lcm / LCModel speed = {seconds['lcmodel'] / seconds['lcm']:.2f}"
+    )
+
+
+def fitters_side_by_side(
+    lcm: quantify.QuantResult, real: quantify.QuantResult, truth: np.ndarray, workers: int
+) -> None:
+    """Speed on the same cores and agreement of the built-in fit with real LCModel."""
+    print(f"\nBuilt-in fit (1 core) and real LCModel ({workers} process(es)) on the same spectra:")
+    ratio = lcm.per_second / real.per_second
+    print(
+        f"  spectra/s: lcm {lcm.per_second:.3g} ({1 / lcm.per_second:.2f} s each), "
+        f"LCModel {real.per_second:.3g} ({1 / real.per_second:.2f} s each); "
+        f"lcm / LCModel = {ratio:.2f} (per core: {ratio * workers:.2f})"
+    )
+    rel = metrics.relative_difference(lcm.concentrations, real.concentrations, truth)
+    print(
+        "  median |lcm - LCModel| / LCModel (spectra with the metabolite present): "
+        + ", ".join(f"{m} {v:.3f}" for m, v in zip(lcm.metabolites, rel, strict=True))
+    )
 
 
 if __name__ == "__main__":

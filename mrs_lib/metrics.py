@@ -129,6 +129,29 @@ def ratio_errors(
     return out
 
 
+def relative_difference(result: Any, reference: Any, true: Any | None = None) -> np.ndarray:
+    """Median ``|result - reference| / reference`` per column: how well two methods agree.
+
+    Chapter 6 compares the built-in LCModel-style fit with real LCModel this way
+    (raw concentrations in the same basis units). Rows where the reference is not
+    positive or not finite, or where ``true`` (when given) is zero, are left out;
+    a column with none left gets NaN.
+    """
+    a = np.atleast_2d(np.asarray(result, dtype=np.float64))
+    b = np.atleast_2d(np.asarray(reference, dtype=np.float64))
+    if a.shape != b.shape:
+        raise MRSDataError(f"result {a.shape} and reference {b.shape}: expected equal shapes")
+    keep = np.isfinite(a) & np.isfinite(b) & (b > 0)
+    if true is not None:
+        keep &= np.atleast_2d(np.asarray(true, dtype=np.float64)) > 0
+    out = np.full(a.shape[1], np.nan)
+    for j in range(a.shape[1]):
+        k = keep[:, j]
+        if k.any():
+            out[j] = float(np.median(np.abs(a[k, j] - b[k, j]) / b[k, j]))
+    return out
+
+
 def binned_mae(
     pred: Any, true: Any, values: Any, edges: Any, normalise: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -200,6 +223,7 @@ __all__ = [
     "max_normalise",
     "ratio_errors",
     "regression",
+    "relative_difference",
     "signed_error",
     "summarise",
 ]

@@ -276,3 +276,30 @@ def test_basis_resampled_to_another_field(lines):
     assert np.allclose(off.concentrations, TRUE, rtol=2e-3)
     with pytest.raises(MRSDataError, match="larmor_mhz"):  # LCModel stops at 20 %
         LCMFitter(basis, "off").fit(data.off.replace(larmor_mhz=1.25 * pre.sequence.larmor_mhz))
+
+
+def test_kernel_size_follows_lcmodel():
+    """LCModel's NSIDES/INCSID rule: half-width 0.9 x FWHM in grid points, 5 to 11 kernel
+    points each side, their spacing growing for broad lines."""
+    from mrs_lib.fit.lcm.kernel import kernel_size
+
+    step = 0.002  # ppm per grid point
+    assert kernel_size(0.001, step) == (5, 1)  # at least 5 points a side
+    assert kernel_size(0.02, step) == (9, 1)  # round(0.5 * 0.02 * 1.8 / 0.002) = 9
+    k, inc = kernel_size(0.1, step)  # 45 points a side -> 5 grid points apart
+    assert (k, inc) == (9, 5) and k <= 11
+
+
+def test_kernel_lineshape_fit(basis):
+    """The Voigt lineshape by default; LCModel's kernel on request. Oracle: a 4 Hz Gaussian
+    broadening is a shape the kernel can take: the DIFF fit with the kernel gives GABA back,
+    and the kernel's SD is that of the Gaussian (4 / 2.355 Hz)."""
+    assert LCMFitter(basis, "off").config.lineshape == "voigt"
+    assert LCMFitter(basis, "diff").config.lineshape == "voigt"
+    with pytest.raises(MRSDataError, match="lineshape"):
+        LCMFitter(basis, "off", lineshape="spline")
+    data = basis.mix(TRUE).diff.broaden(0.0, 4.0)
+    fit = LCMFitter(basis, "diff", lineshape="kernel", **QUICK).fit(data)
+    assert fit.concentrations[1] == pytest.approx(TRUE[1], rel=0.02)
+    assert fit.extra["kernel_sd_hz"] == pytest.approx(4.0 / 2.3548, rel=0.15)
+    assert fit.gaussian_hz == 0.0 and fit.lorentzian_hz == 0.0

@@ -97,3 +97,17 @@ def test_binned_mae_by_hand() -> None:
     np.testing.assert_allclose(per_bin[0], [0.0, 0.5, 0.25])
     np.testing.assert_allclose(per_bin[1], [0.25, 0.0, 0.5])
     assert np.isnan(per_bin[2]).all()
+
+
+def test_relative_difference_median_and_exclusions():
+    """Median |a - b| / b per column; rows with a zero truth or a non-positive reference are
+    left out (chapter 6: the built-in fit against real LCModel)."""
+    from mrs_lib.metrics import relative_difference
+
+    ref = np.array([[1.0, 2.0], [2.0, 0.0], [4.0, 1.0]])
+    got = np.array([[1.1, 2.0], [2.0, 5.0], [3.0, 1.5]])
+    rel = relative_difference(got, ref)
+    assert rel == pytest.approx([0.1, 0.25])  # column 1: the zero reference is left out
+    truth = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    assert relative_difference(got, ref, truth) == pytest.approx([0.05, 0.0])
+    assert np.isnan(relative_difference(got[:, :1], -ref[:, :1])[0])

@@ -23,8 +23,13 @@ each in its own folder, results in input order.
 
 Settings (LCModel's manual; chapter 6): ``NSIMUL=0`` (no simulated lipid/macromolecule
 components: simulated and phantom data have none, and they would absorb
-signal); OFF/ON spectra over 4.0-0.2 ppm with the spline baseline; the DIFF
-with ``SPTYPE='mega-press-3'`` over 4.2-1.95 ppm (no baseline).
+signal); ``NRATIO=0`` (no in-vivo concentration-ratio priors such as
+``GABA/Big3 = .03 +- .03``: phantom and simulated concentrations follow no such
+ratios, and with them on chapter 6's test set gave LCModel a Glu MAE of 0.147 instead
+of 0.052); OFF/ON spectra over 4.0-0.2 ppm with the spline baseline; the DIFF
+with ``SPTYPE='mega-press-3'`` over 4.2-1.95 ppm (no baseline). A basis sampled
+otherwise than the data is resampled by LCModel, which rescales its areas;
+:func:`resampling_factor` undoes that, so the units stay the basis's.
 """
 
 from __future__ import annotations
@@ -68,10 +73,27 @@ The library's own LCModel-style fitter (mrs_lib.fit.lcm, method 'lcm') needs no 
 
 #: Control keys per fitted sub-spectrum (as LCModel's manual sets them); callers may override any.
 MODE_KEYS: dict[str, dict[str, Any]] = {
-    "off": {"ppmst": 4.0, "ppmend": 0.2, "namrel": "Cr"},
-    "on": {"ppmst": 4.0, "ppmend": 0.2, "namrel": "Cr"},
-    "diff": {"sptype": "mega-press-3", "ppmst": 4.2, "ppmend": 1.95, "namrel": "NAA"},
+    "off": {"ppmst": 4.0, "ppmend": 0.2, "namrel": "Cr", "nratio": 0},
+    "on": {"ppmst": 4.0, "ppmend": 0.2, "namrel": "Cr", "nratio": 0},
+    "diff": {"sptype": "mega-press-3", "ppmst": 4.2, "ppmend": 1.95, "namrel": "NAA", "nratio": 0},
 }
+
+#: LCModel's default metabolites of its preliminary analysis (``CHUSE1``, ``NUSE1=5``).
+PRELIMINARY = ("NAA", "Cr", "GPC", "Glu", "Ins")
+
+
+def preliminary_keys(basis: Basis, mode: EditState) -> dict[str, Any]:
+    """``CHUSE1`` for an OFF/ON fit whose basis lacks some of LCModel's :data:`PRELIMINARY`.
+
+    LCModel starts with a preliminary analysis on up to five metabolites and warns
+    (``MYBASI 8``) when the basis has fewer of them; naming the ones present
+    removes the warning and changes no number (checked with the real binary).
+    The DIFF ('mega-press-3') names its own (NAA, Glu).
+    """
+    found = [m for m in PRELIMINARY if m in basis.metabolites]
+    if mode == "diff" or not found or len(found) == len(PRELIMINARY):
+        return {}
+    return {"chuse1": found}
 
 
 def resampling_factor(spectrum: Spectrum, basis: Basis) -> float:
@@ -201,6 +223,7 @@ def _write_inputs(
         "hzpppm": spectrum.larmor_mhz,
         "nsimul": 0,
         **MODE_KEYS[mode],
+        **preliminary_keys(basis, mode),
     }
     keys.update({k.lower(): v for k, v in control.items()})
     for key, value in keys.items():
@@ -490,10 +513,12 @@ __all__ = [
     "MAX_FILENAME",
     "MODE_KEYS",
     "OUTPUT_KEYS",
+    "PRELIMINARY",
     "LCModelResult",
     "default_workers",
     "find_lcmodel",
     "lcmodel_available",
+    "preliminary_keys",
     "resampling_factor",
     "run_lcmodel",
     "run_lcmodel_batch",

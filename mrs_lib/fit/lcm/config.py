@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import MRSDataError
 
-#: Default fitting windows (ppm, low-high) per edit state, as in lcmodel.md.
+#: Default fitting windows (ppm, low-high) per edit state, as LCModel's defaults.
 DEFAULT_PPM_RANGE: dict[str, tuple[float, float]] = {
     "off": (0.2, 4.0),
     "on": (0.2, 4.0),
@@ -30,6 +30,19 @@ class LCMConfig:
     fit at ``1.0``, the stiffest value (of 1e-2 ... 1e4) that an F-test against
     the most flexible one does not reject at significance
     ``baseline_reject_prob``, then the nonlinear fit is refined with it.
+
+    Priors (None = LCModel's): ``damping_mean_hz``/``damping_sd_hz`` of the
+    per-metabolite damping (:meth:`~mrs_lib.fit.lcm.model.LCMModel.damping_prior`;
+    the SD defaults to 0.5 Hz: LCModel's 0.15 Hz at 3 T shrinks noisy estimates
+    so much that the %SD no longer grows in proportion to the noise),
+    ``shift_sd_ppm`` with per-metabolite ``shift_sd_overrides``
+    (:data:`~mrs_lib.fit.lcm.model.LCMODEL_SHIFT_SD`), ``phi1_sd_deg_per_ppm``.
+    ``prior_sd="fit"`` weighs them against the fit's residual SD when that is
+    larger than the noise (LCModel's ``SDREF``), ``"noise"`` against the noise.
+    ``lineshape``: ``"voigt"`` (common Lorentzian and Gaussian) or ``"kernel"``
+    (LCModel's model-free kernel, roughness weight ``kernel_alpha``:
+    :mod:`~mrs_lib.fit.lcm.kernel`). ``sharpen`` lets the common Lorentzian go
+    below zero, down to minus the basis's own linewidth (LCModel only broadens).
     """
 
     ppm_range: tuple[float, float] | None = None
@@ -38,11 +51,17 @@ class LCMConfig:
     baseline_lambda: float | str = "auto"
     baseline_reject_prob: float = 0.05
     zero_fill: int = 2
-    damping_sd_hz: float = 3.0
+    damping_mean_hz: float | None = None
+    damping_sd_hz: float | None = 0.5
     max_damping_hz: float = 20.0
+    sharpen: bool = True
     shift_sd_ppm: float = 0.004
+    shift_sd_overrides: Mapping[str, float] | None = None
+    prior_sd: str = "fit"
+    lineshape: str = "voigt"
+    kernel_alpha: float = 1e3
     max_shift_ppm: float = 0.1
-    phi1_sd_deg_per_ppm: float = 10.0
+    phi1_sd_deg_per_ppm: float | None = None
     max_gaussian_hz: float = 25.0
     n_starts: int = 3
     start_shifts_ppm: tuple[float, ...] = tuple(np.round(np.arange(-0.08, 0.0801, 0.02), 3))
@@ -69,4 +88,8 @@ def resolve_config(mode: str, config: LCMConfig | None, overrides: Mapping[str, 
         cfg = replace(cfg, ppm_range=DEFAULT_PPM_RANGE[mode])
     if cfg.baseline is None:
         cfg = replace(cfg, baseline=mode != "diff")
+    if cfg.lineshape not in ("voigt", "kernel"):
+        raise MRSDataError(
+            f"field 'lineshape': expected 'voigt' or 'kernel', got {cfg.lineshape!r}"
+        )
     return cfg

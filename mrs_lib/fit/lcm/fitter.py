@@ -27,7 +27,9 @@ class LCMFitter:
     Parameters
     ----------
     basis
-        Basis set with the same dwell time and Larmor frequency as the data.
+        Basis set. One sampled otherwise than the data (another bandwidth,
+        length, or a field within 20 %) is resampled to the data's grid, as
+        LCModel does (:mod:`~mrs_lib.fit.lcm.resample`).
     mode
         ``"off"``, ``"on"`` or ``"diff"``: which basis spectra to fit with.
     config

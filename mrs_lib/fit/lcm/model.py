@@ -7,8 +7,10 @@ vector of nonlinear parameters::
 
     theta = (phi0, phi1, delta, L, g^2, gamma_1 ... gamma_J, eps_1 ... eps_J)
 
-(radians, rad/ppm, ppm, Hz, Hz^2, Hz, ppm). The concentrations and baseline
-coefficients are linear and are not part of ``theta``: the model gives the
+(radians, rad/ppm, ppm, Hz, Hz^2, Hz, ppm), followed by the ``2 K`` free
+coefficients of LCModel's lineshape kernel when one is in use
+(:meth:`~LCMModel.enable_kernel`; ``L`` and ``g`` are then unused). The
+concentrations and baseline coefficients are linear and are not part of ``theta``: the model gives the
 columns they multiply (:meth:`~LCMModel.columns`, :attr:`LCMGrid.bmat`), the
 solver (:mod:`mrs_lib.fit.lcm.solver`) finds them.
 """
@@ -26,6 +28,15 @@ from ...sim.basis import Basis
 from ...spectrum import Spectrum
 from ...types import EditState
 from .config import DEFAULT_PPM_RANGE, LCMConfig
+from .kernel import Kernel, kernel_size
+from .resample import Zoom, resample_basis
+
+#: LCModel's prior SDs of metabolite shifts (ppm) that differ from the default 0.004
+#: (CHSDSH/ALSDSH; the DIFF per SPTYPE='mega-press-3').
+LCMODEL_SHIFT_SD: dict[str, dict[str, float]] = {
+    "off": {"NAA": 0.002, "NAAG": 0.002, "Cho": 0.008},
+    "diff": {"NAA": 0.004, "NAAG": 0.01, "GABA": 0.008},
+}
 
 _FOUR_LN2 = 4.0 * np.log(2.0)
 
@@ -55,9 +66,11 @@ def second_difference(n: int) -> np.ndarray:
 class LCMGrid:
     """What depends only on the basis and the data's acquisition grid (:meth:`LCMModel.prepare`).
 
-    ``fid`` are the basis FIDs cut or padded to the data's length and moved to
-    its receiver frequency; the window is ``kidx`` of the ``nz``-point
-    zero-filled spectrum, at ascending ``ppm``. ``bmat`` is the B-spline
+    ``fid`` are the basis FIDs cut or padded to the data's length (or, for a
+    basis sampled otherwise, on its own time grid ``t`` in the data's time
+    units: :mod:`~mrs_lib.fit.lcm.resample`) and moved to its receiver frequency; the
+    window is ``kidx`` of the ``nz``-point zero-filled spectrum, at ascending
+    ``ppm``; ``zoom`` evaluates it for a resampled basis. ``bmat`` is the B-spline
     baseline design on the window and ``dmat`` its second-difference penalty
     (both empty without a baseline); ``pts_per_knot`` scales the penalty.
     """
@@ -76,6 +89,7 @@ class LCMGrid:
     bmat: np.ndarray
     dmat: np.ndarray
     pts_per_knot: float
+    zoom: Zoom | None = None
 
 
 class LCMModel:
@@ -84,7 +98,8 @@ class LCMModel:
     Parameters
     ----------
     basis
-        Basis set with the same dwell time and Larmor frequency as the data.
+        Basis set; one sampled otherwise than the data (dwell time, length,
+        field within 20 %) is resampled (:mod:`~mrs_lib.fit.lcm.resample`).
     mode
         ``"off"``, ``"on"`` or ``"diff"``: which basis spectra to fit with.
     config
@@ -98,11 +113,13 @@ class LCMModel:
         self.basis = basis
         self.metabolites = basis.metabolites
         self._grid: LCMGrid | None = None
+        #: The lineshape kernel while one is in use (:meth:`enable_kernel`), else None.
+        self.kernel: Kernel | None = None
 
     @property
     def n_theta(self) -> int:
-        """Number of nonlinear parameters, ``5 + 2 J``."""
-        return 5 + 2 * len(self.metabolites)
+        """Number of nonlinear parameters, ``5 + 2 J`` (plus ``2 K`` with a lineshape kernel)."""
+        return 5 + 2 * len(self.metabolites) + (self.kernel.n_free if self.kernel else 0)
 
     @property
     def grid(self) -> LCMGrid:
@@ -116,29 +133,17 @@ class LCMModel:
         """Align the basis with the data's grid and build the window and baseline design.
 
         Returns True when the grid was (re)built, False when ``spectrum`` has
-        the grid of the previous call (nothing to do).
+        the grid of the previous call (nothing to do). A basis sampled like the
+        data is used as it is; any other is resampled
+        (:func:`~mrs_lib.fit.lcm.resample.resample_basis`).
         """
         key = (spectrum.dwell_s, spectrum.larmor_mhz, spectrum.ppm_reference, spectrum.n_points)
         if self._grid is not None and key == self._grid.key:
             return False
+        self.kernel = None
         cfg = self.config
         b = self.basis[self.mode]
-        if not np.isclose(b.dwell_s, spectrum.dwell_s, rtol=1e-6):
-            raise MRSDataError(
-                f"field 'dwell_s': basis {b.dwell_s!r} s differs from the data "
-                f"{spectrum.dwell_s!r} s"
-            )
-        if not np.isclose(b.larmor_mhz, spectrum.larmor_mhz, rtol=1e-3):
-            raise MRSDataError(
-                f"field 'larmor_mhz': basis {b.larmor_mhz!r} differs from the data "
-                f"{spectrum.larmor_mhz!r}"
-            )
         n = spectrum.n_points
-        fid = b.fid[:, :n] if b.n_points >= n else np.pad(b.fid, [(0, 0), (0, n - b.n_points)])
-        t = spectrum.time_s()
-        # Re-reference the basis to the data's receiver frequency.
-        d_ref_hz = (b.ppm_reference - spectrum.ppm_reference) * spectrum.larmor_mhz
-        fid = fid * np.exp(2j * np.pi * d_ref_hz * t)
         nz = cfg.zero_fill * n
         freqs = np.fft.fftfreq(nz, d=spectrum.dwell_s)
         ppm_all = spectrum.hz_to_ppm(freqs)
@@ -147,7 +152,20 @@ class LCMModel:
         kidx = kidx[np.argsort(ppm_all[kidx])]
         if kidx.size < 16:
             raise MRSDataError(f"ppm range {lo}-{hi}: only {kidx.size} spectral points in the band")
-        dt = spectrum.dwell_s
+        same = np.isclose(b.dwell_s, spectrum.dwell_s, rtol=1e-6) and np.isclose(
+            b.larmor_mhz, spectrum.larmor_mhz, rtol=1e-6
+        )
+        if same:
+            fid = b.fid[:, :n] if b.n_points >= n else np.pad(b.fid, [(0, 0), (0, n - b.n_points)])
+            dt = spectrum.dwell_s
+            t = spectrum.time_s()
+            zoom: Zoom | None = None
+        else:
+            fid, dt, zoom = resample_basis(b, spectrum, freqs[kidx])
+            t = np.arange(fid.shape[1]) * dt
+        # Re-reference the basis to the data's receiver frequency.
+        d_ref_hz = (b.ppm_reference - spectrum.ppm_reference) * spectrum.larmor_mhz
+        fid = fid * np.exp(2j * np.pi * d_ref_hz * t)
         ppm = ppm_all[kidx]
         pivot = 0.5 * (lo + hi) if cfg.pivot_ppm is None else float(cfg.pivot_ppm)
         n_win = kidx.size
@@ -172,6 +190,7 @@ class LCMModel:
             bmat=bmat,
             dmat=dmat,
             pts_per_knot=pts_per_knot,
+            zoom=zoom,
         )
         return True
 
@@ -205,19 +224,69 @@ class LCMModel:
         (``exp(a k dt) = exp(a B q dt) exp(a r dt)``, ``k = B q + r``), which is
         exact to rounding and ~20x cheaper than a complex ``exp`` per sample.
         """
+        return self.windowed_parts(theta)[0]
+
+    def windowed_parts(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(g, raw)``: the modified FIDs of :meth:`windowed`, and the same before the kernel.
+
+        With a lineshape kernel (:mod:`~mrs_lib.fit.lcm.kernel`) the Voigt
+        terms ``L`` and ``g`` are not used and ``g = raw w(t)``; without one
+        ``raw`` is None.
+        """
         grid = self.grid
         _p0, _p1, delta, lor, gau2, gamma, eps = self.unpack(theta)
+        if self.kernel is not None:
+            lor, gau2 = 0.0, 0.0
         a = -np.pi * (lor + gamma) + 2j * np.pi * (delta + eps) * grid.larmor
         n = grid.t.size
         lo = np.exp(a[:, None] * grid.t_lo)
         hi = np.exp(a[:, None] * grid.t_hi)
         lin = (hi[:, :, None] * lo[:, None, :]).reshape(a.size, -1)[:, :n]
         gauss = np.exp(-(np.pi**2 * gau2 / _FOUR_LN2) * grid.t**2) if gau2 else 1.0
-        return grid.fid * lin * gauss
+        g = grid.fid * lin * gauss
+        if self.kernel is None:
+            return g, None
+        w = self.kernel.time_factor(self.kernel_part(theta))
+        return g * w, g
+
+    def kernel_part(self, theta: np.ndarray) -> np.ndarray:
+        """The free kernel coefficients in ``theta`` (empty without a kernel)."""
+        return theta[5 + 2 * len(self.metabolites) :]
+
+    def enable_kernel(self, theta: np.ndarray, alpha: float) -> np.ndarray:
+        """Switch the common Voigt lineshape of ``theta`` to a kernel; returns the new ``theta``.
+
+        The kernel's size follows LCModel's rule from the FWHM of the extra
+        broadening at ``theta`` (Voigt of ``L`` plus the mean ``gamma_j`` and
+        ``g``); it starts as a Gaussian of that FWHM cut to its support.
+        """
+        grid = self.grid
+        _p0, _p1, _d, lor, gau2, gamma, _eps = self.unpack(theta)
+        f_l = max(0.0, float(lor + np.mean(gamma)))
+        f_g = float(np.sqrt(max(gau2, 0.0)))
+        fwhm_hz = 0.5346 * f_l + np.sqrt(0.2166 * f_l**2 + f_g**2)  # Voigt FWHM (Olivero)
+        ppm_step = 1.0 / (grid.nz * self.dwell_data * grid.larmor)
+        k, inc = kernel_size(fwhm_hz / grid.larmor, ppm_step)
+        self.kernel = Kernel(k, inc, inc * ppm_step * grid.larmor, grid.t, alpha)
+        out = np.concatenate([theta[: 5 + 2 * len(self.metabolites)], self.kernel.initial(fwhm_hz)])
+        out[3] = 0.0
+        out[4] = 0.0
+        return out
+
+    @property
+    def dwell_data(self) -> float:
+        """The data's dwell time (s) of the current grid."""
+        return float(self.grid.key[0])
 
     def fft_win(self, x: np.ndarray) -> np.ndarray:
-        """Zero-filled FFT of FIDs ``x`` (last axis), restricted to the fitting window."""
+        """Zero-filled FFT of FIDs ``x`` (last axis), restricted to the fitting window.
+
+        For a resampled basis, the DFT at the window's frequencies on the basis's
+        own time grid, in the data's units (:class:`~mrs_lib.fit.lcm.resample.Zoom`).
+        """
         grid = self.grid
+        if grid.zoom is not None:
+            return grid.zoom(x)
         return sfft.fft(x, n=grid.nz, axis=-1)[..., grid.kidx]
 
     def phase(self, theta: np.ndarray) -> np.ndarray:
@@ -232,14 +301,59 @@ class LCMModel:
 
     def prior(self, theta: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         """Prior residuals (in data units: sigma * z-score) and their derivative weights."""
-        cfg = self.config
         j = len(self.metabolites)
         w = np.zeros(theta.size)
-        w[1] = sigma / np.deg2rad(cfg.phi1_sd_deg_per_ppm)
-        w[5 : 5 + j] = sigma / cfg.damping_sd_hz
-        w[5 + j :] = sigma / cfg.shift_sd_ppm
+        mu = np.zeros(theta.size)
+        w[1] = sigma / np.deg2rad(self.phi1_prior()[0])
+        mean_hz, sd_hz = self.damping_prior()
+        w[5 : 5 + j] = sigma / sd_hz
+        mu[5 : 5 + j] = mean_hz
+        w[5 + j : 5 + 2 * j] = sigma / self.shift_sds()
         keep = w > 0
-        return w[keep] * theta[keep], np.diag(w)[keep]
+        res, rows = w[keep] * (theta - mu)[keep], np.diag(w)[keep]
+        if self.kernel is None:
+            return res, rows
+        k_res, k_jac = self.kernel.roughness(self.kernel_part(theta), sigma)
+        k_rows = np.zeros((k_res.size, theta.size))
+        k_rows[:, 5 + 2 * j :] = k_jac
+        return np.concatenate([res, k_res]), np.vstack([rows, k_rows])
+
+    def shift_sds(self) -> np.ndarray:
+        """Prior SD (ppm) of each metabolite's shift ``eps_j``.
+
+        ``shift_sd_ppm`` for all, except those in ``shift_sd_overrides`` (default:
+        LCModel's ``CHSDSH``/``ALSDSH``: NAA and NAAG 0.002, Cho 0.008 ppm; in the
+        DIFF, 'mega-press-3': NAA 0.004, NAAG 0.01, GABA 0.008 ppm).
+        """
+        cfg = self.config
+        table = cfg.shift_sd_overrides
+        if table is None:
+            table = LCMODEL_SHIFT_SD["diff" if self.mode == "diff" else "off"]
+        return np.array([float(table.get(m, cfg.shift_sd_ppm)) for m in self.metabolites])
+
+    def phi1_prior(self) -> tuple[float, float]:
+        """SD and bound (deg/ppm) of the first-order phase.
+
+        Default LCModel's: SD 20, bound 30 (SDDEGP, DGPPMX); in the DIFF
+        ('mega-press-3') SD 4, bound 15.
+        """
+        cfg = self.config
+        sd_def, bound_def = (4.0, 15.0) if self.mode == "diff" else (20.0, 30.0)
+        sd = sd_def if cfg.phi1_sd_deg_per_ppm is None else float(cfg.phi1_sd_deg_per_ppm)
+        bound = bound_def if cfg.phi1_sd_deg_per_ppm is None else 10.0 * sd
+        return sd, bound
+
+    def damping_prior(self) -> tuple[float, float]:
+        """Mean and SD (Hz FWHM) of the prior of the per-metabolite damping ``gamma_j``.
+
+        Defaults are LCModel's (its ``EXRT2`` = 2/s and ``SDRT2`` = 0.4/s for the
+        extra ``1/T2``, scaled by ``sqrt(larmor / 85.16 MHz)``), in Hz: ``1/(pi T2)``.
+        """
+        cfg = self.config
+        scale = np.sqrt(self.grid.larmor / 85.16) / np.pi
+        mean = 2.0 * scale if cfg.damping_mean_hz is None else float(cfg.damping_mean_hz)
+        sd = 0.4 * scale if cfg.damping_sd_hz is None else float(cfg.damping_sd_hz)
+        return mean, sd
 
     def model_jacobian(
         self, theta: np.ndarray, c: np.ndarray, s: np.ndarray, g: np.ndarray | None = None
@@ -252,14 +366,16 @@ class LCMModel:
         grid = self.grid
         j = len(self.metabolites)
         phase = self.phase(theta)
-        g = self.windowed(theta) if g is None else g
+        raw = None
+        if g is None or self.kernel is not None:
+            g, raw = self.windowed_parts(theta)
         t = grid.t
         d_gamma = self.fft_win(g * (-np.pi * t))  # d S_j / d gamma_j
         # d S_j / d eps_j = FFT(g 2 pi i larmor t) = -2 i larmor d S_j / d gamma_j
         d_eps = (-2j * grid.larmor) * d_gamma
         d_gau2 = self.fft_win((c[:, None] * g).sum(axis=0) * (-(np.pi**2) / _FOUR_LN2 * t**2))
         total = c @ s
-        cols = np.empty((grid.kidx.size, 5 + 2 * j))
+        cols = np.empty((grid.kidx.size, theta.size))
         cols[:, 0] = (1j * phase * total).real
         cols[:, 1] = (1j * grid.dppm * phase * total).real
         per_gamma = (phase * (c[:, None] * d_gamma)).real.T
@@ -268,27 +384,37 @@ class LCMModel:
         cols[:, 3] = per_gamma.sum(axis=1)
         cols[:, 4] = (phase * d_gau2).real
         cols[:, 5 : 5 + j] = per_gamma
-        cols[:, 5 + j :] = per_eps
+        cols[:, 5 + j : 5 + 2 * j] = per_eps
+        if self.kernel is not None and raw is not None:
+            cols[:, 3:5] = 0.0  # no Voigt terms beside the kernel
+            # d/dS_k: the total without the kernel, times exp(2 pi i k h t) - 1.
+            total_raw = c @ raw
+            d_kernel = self.fft_win(total_raw[None, :] * self.kernel.shifted())
+            cols[:, 5 + 2 * j :] = (phase * d_kernel).real.T
         return cols
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds of ``theta``."""
         cfg = self.config
         j = len(self.metabolites)
+        phi1_max = np.deg2rad(self.phi1_prior()[1])
+        eps_max = 5 * self.shift_sds()
         lo = np.concatenate(
             [
-                [-np.inf, -np.deg2rad(10 * cfg.phi1_sd_deg_per_ppm), -cfg.max_shift_ppm - 0.02],
-                [-self.basis.lw_hz, 0.0],
+                [-np.inf, -phi1_max, -cfg.max_shift_ppm - 0.02],
+                [-self.basis.lw_hz if cfg.sharpen else 0.0, 0.0],
                 np.zeros(j),
-                np.full(j, -5 * cfg.shift_sd_ppm),
+                -eps_max,
+                np.full(self.kernel.n_free if self.kernel else 0, -1.0),
             ]
         )
         hi = np.concatenate(
             [
-                [np.inf, np.deg2rad(10 * cfg.phi1_sd_deg_per_ppm), cfg.max_shift_ppm + 0.02],
+                [np.inf, phi1_max, cfg.max_shift_ppm + 0.02],
                 [cfg.max_damping_hz, cfg.max_gaussian_hz**2],
                 np.full(j, cfg.max_damping_hz),
-                np.full(j, 5 * cfg.shift_sd_ppm),
+                eps_max,
+                np.full(self.kernel.n_free if self.kernel else 0, 1.0),
             ]
         )
         return lo, hi

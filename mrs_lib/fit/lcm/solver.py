@@ -169,6 +169,18 @@ class LCMSolver:
         jac_model = self.model.model_jacobian(theta, st["c"], st["s"], st["g"])
         return np.vstack([-self.project(jac_model), prior_j])
 
+    def fit_sd(self, theta: np.ndarray, reduced: np.ndarray, n_data: int) -> float:
+        """Residual SD of the fit: data rows of the reduced residual over its degrees of freedom.
+
+        Degrees of freedom: data points less the nonlinear parameters, the
+        concentrations and the baseline's effective dimension.
+        """
+        r = reduced[:n_data]
+        n_lin = len(self.model.metabolites)
+        edf = self.baseline_dof() if self._q_top.shape[1] else 0.0
+        dof = max(1.0, n_data - theta.size - n_lin - edf)
+        return float(np.sqrt(r @ r / dof))
+
     # ---------------------------------------------------------------- fit
     def starts(self, y: np.ndarray) -> list[np.ndarray]:
         """Best distinct (shift, phase) grid points by reduced residual norm."""
@@ -203,6 +215,7 @@ class LCMSolver:
         """Fit one spectrum (no batch dimension, BLAS threads set by the caller)."""
         self.prepare(spectrum)
         model, cfg = self.model, self.config
+        model.kernel = None  # the Voigt lineshape first; a kernel is sized per spectrum
         grid = model.grid
         spec = np.fft.fft(spectrum.fid, n=grid.nz)[grid.kidx]
         scale = float(np.max(np.abs(spec.real))) or 1.0
@@ -221,11 +234,15 @@ class LCMSolver:
                 cache[key] = self.state(theta, y)
             return cache[key]
 
+        # The priors are weighted by this SD: the noise's at first, then (LCModel's SDREF)
+        # the fit's residual SD when that is larger (a basis that does not quite match).
+        prior_sd = [sigma]
+
         def fun(theta: np.ndarray) -> np.ndarray:
-            return np.concatenate([state(theta)["r"], model.prior(theta, sigma)[0]])
+            return np.concatenate([state(theta)["r"], model.prior(theta, prior_sd[0])[0]])
 
         def jac(theta: np.ndarray) -> np.ndarray:
-            return self.jacobian(theta, state(theta), sigma)
+            return self.jacobian(theta, state(theta), prior_sd[0])
 
         def run(x0: np.ndarray, max_nfev: int) -> OptimizeResult:
             return _least_squares(fun, jac, x0, bounds=(lo, hi), max_nfev=max_nfev, config=cfg)
@@ -244,13 +261,32 @@ class LCMSolver:
             best = run(np.clip(best.x, lo + 1e-9, hi - 1e-9), cfg.max_nfev)
             nfev += int(best.nfev)
         assert best is not None
+        # The final stage starts from the best start: the priors weighted by the fit's SD,
+        # the lineshape kernel sized from its linewidth, the baseline stiffness chosen at it;
+        # then one run to convergence.
+        x = best.x
+        refit = False
+        if cfg.prior_sd == "fit":
+            fit_sd = self.fit_sd(x, state(x)["r"], y.size)
+            if fit_sd > 1.05 * prior_sd[0]:
+                prior_sd[0] = fit_sd
+                refit = True
+        if cfg.lineshape == "kernel":
+            x = model.enable_kernel(x, cfg.kernel_alpha)
+            lo, hi = model.bounds()
+            x = np.clip(x, lo + 1e-9, hi - 1e-9)
+            refit = True
         chosen: dict[str, float] = {}
         if cfg.baseline and cfg.baseline_lambda == "auto":
-            chosen = self.choose_lambda(best.x, y)
+            chosen = self.choose_lambda(x, y)
             cache.clear()
-            best = run(best.x, cfg.max_nfev)
+            refit = True
+        if refit:
+            best = run(x, cfg.max_nfev)
             nfev += int(best.nfev)
-        out = self.finish(best, y, scale, sigma, n_starts=len(starts), nfev=nfev)
+        out = self.finish(
+            best, y, scale, sigma, n_starts=len(starts), nfev=nfev, prior_sigma=prior_sd[0]
+        )
         if chosen:
             out.extra.update(chosen)
             self.set_lambda(1.0)  # the next spectrum starts from the default again
@@ -265,12 +301,16 @@ class LCMSolver:
         *,
         n_starts: int,
         nfev: int,
+        prior_sigma: float | None = None,
     ) -> LCMFit:
-        """The :class:`LCMFit` at the solution ``res`` (concentrations, baseline, curves, %SD)."""
+        """The :class:`LCMFit` at the solution ``res`` (concentrations, baseline, curves, %SD).
+
+        ``sigma`` is the noise SD, ``prior_sigma`` the SD that weighted the priors
+        (default ``sigma``).
+        """
         model = self.model
         grid = model.grid
         theta = res.x
-        j = len(model.metabolites)
         a, s = model.columns(theta)
         c, _ = self.solve_linear(a, y)
         # Baseline coefficients given c: penalised least squares.
@@ -285,7 +325,8 @@ class LCMSolver:
         n_free = int(np.sum(c > 0)) + theta.size
         dof = max(1, y.size - n_free - (grid.bmat.shape[1] if self.alpha == 0 else 0))
         residual_sd = float(np.sqrt(resid @ resid / dof))
-        sd = self.crlb(theta, c, s, a, residual_sd=residual_sd, sigma=sigma)
+        prior_sigma = sigma if prior_sigma is None else prior_sigma
+        sd = self.crlb(theta, c, s, a, residual_sd=residual_sd, sigma=prior_sigma)
         p0, p1, delta, lor, gau2, gamma, eps = model.unpack(theta)
         phase = model.phase(theta)
         return LCMFit(
@@ -297,8 +338,8 @@ class LCMSolver:
             phase1_deg_per_ppm=float(np.rad2deg(p1)),
             pivot_ppm=grid.pivot,
             shift_ppm=float(delta),
-            lorentzian_hz=float(lor),
-            gaussian_hz=float(np.sqrt(max(gau2, 0.0))),
+            lorentzian_hz=0.0 if model.kernel else float(lor),
+            gaussian_hz=0.0 if model.kernel else float(np.sqrt(max(gau2, 0.0))),
             damping_hz=np.asarray(gamma, dtype=float).copy(),
             shifts_ppm=np.asarray(eps, dtype=float).copy(),
             ppm=grid.ppm.copy(),
@@ -311,8 +352,23 @@ class LCMSolver:
             n_starts=n_starts,
             nfev=nfev,
             success=bool(res.success),
-            extra={"cost": float(res.cost), "status": int(res.status), "n_theta": 5 + 2 * j},
+            extra={"cost": float(res.cost), "status": int(res.status), "n_theta": theta.size}
+            | self.kernel_info(theta),
         )
+
+    def kernel_info(self, theta: np.ndarray) -> dict[str, float]:
+        """The lineshape kernel's size and width at ``theta`` (empty without a kernel)."""
+        kern = self.model.kernel
+        if kern is None:
+            return {}
+        full = kern.full(self.model.kernel_part(theta))
+        f = (np.arange(full.size) - kern.k) * kern.h_hz
+        mean = float(full @ f)
+        return {
+            "kernel_points": float(full.size),
+            "kernel_spacing_hz": kern.h_hz,
+            "kernel_sd_hz": float(np.sqrt(max(full @ (f - mean) ** 2, 0.0))),
+        }
 
     def crlb(
         self,
@@ -326,7 +382,12 @@ class LCMSolver:
     ) -> np.ndarray:
         """Cramér-Rao %SD from the linearised covariance of (C_free, beta, theta).
 
-        A concentration on its bound (zero) gets :data:`SD_ON_BOUND`.
+        The covariance is that of the estimate over noise draws: with ``A`` the
+        normal matrix of every row (data, baseline penalty, priors) and ``F`` that
+        of the data rows, ``A^-1 F A^-1`` times the residual variance (for weak
+        priors this is ``F^-1``; an informative prior, like LCModel's on the
+        dampings, shrinks the scatter below ``A^-1``). A concentration on its bound
+        (zero) gets :data:`SD_ON_BOUND`.
         """
         model = self.model
         bmat, dmat = model.grid.bmat, model.grid.dmat
@@ -352,8 +413,10 @@ class LCMSolver:
         jac = jac[:, keep]
         col = np.linalg.norm(jac, axis=0)
         col[col == 0] = 1.0
-        fisher = (jac / col).T @ (jac / col)
-        cov = np.linalg.pinv(fisher, rcond=1e-12, hermitian=True) / np.outer(col, col)
+        scaled = jac / col
+        data = scaled[: top.shape[0]]
+        a_inv = np.linalg.pinv(scaled.T @ scaled, rcond=1e-12, hermitian=True)
+        cov = (a_inv @ (data.T @ data) @ a_inv) / np.outer(col, col)
         var_c = np.diag(cov)[: int(free.sum())] * residual_sd**2
         sd = np.full(j, SD_ON_BOUND)
         with np.errstate(divide="ignore", invalid="ignore"):
