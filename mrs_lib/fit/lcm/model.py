@@ -10,8 +10,8 @@ vector of nonlinear parameters::
 (radians, rad/ppm, ppm, Hz, Hz^2, Hz, ppm), followed by the ``2 K`` free
 coefficients of LCModel's lineshape kernel when one is in use
 (:meth:`~LCMModel.enable_kernel`; ``L`` and ``g`` are then unused). The
-concentrations and baseline coefficients are linear and are not part of ``theta``: the model gives the
-columns they multiply (:meth:`~LCMModel.columns`, :attr:`LCMGrid.bmat`), the
+concentrations and baseline coefficients are linear and are not part of ``theta``:
+the model gives the columns they multiply (:meth:`~LCMModel.columns`, :attr:`LCMGrid.bmat`), the
 solver (:mod:`mrs_lib.fit.lcm.solver`) finds them.
 """
 
