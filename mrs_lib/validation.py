@@ -3,7 +3,7 @@
 The paper's decisive test is 144 spectra of 112 Swansea phantoms with known
 concentrations, where networks trained on simulations lose accuracy (GABA
 MAE 0.151-0.160 for the best networks, 0.220 for LCModel, max-normalised;
-method.md). Those spectra are not public. This module provides
+:ref:`method-results`). Those spectra are not public. This module provides
 
 * :func:`digital_phantoms` - the *design* of the Swansea series E1-E4d
   (:func:`mrs_lib.io.phantoms.load_design`) turned into MEGA-PRESS scans
@@ -15,7 +15,12 @@ method.md). Those spectra are not public. This module provides
 * :func:`score_scans` - any set of quantifiers (:mod:`mrs_lib.quantify`) run on
   phantom scans (digital ones or a user's real ones from
   :func:`mrs_lib.io.phantoms.load_phantom_folder`), scored with the paper's
-  max-normalised metric, one row per method x scan x metabolite.
+  max-normalised metric, one row per method x scan x metabolite;
+* :func:`sweep_imperfections` - the same scoring with one imperfection at a
+  time (phase, frequency shift, ON/OFF drift, linewidth) moved over a range
+  of values, summarised by :func:`sweep_mae` and drawn by :func:`plot_sweep`
+  (error against value) and :func:`plot_sweep_estimates` (one view of
+  chapter 5's widget: every method's error per phantom at one setting).
 
 The numbers on digital phantoms measure robustness to *modelled*
 imperfections; they are not the paper's phantom numbers and the chapter says so.
@@ -39,7 +44,7 @@ from .spectrum import EditedSpectra, Spectrum
 from .types import METABOLITES, EditState
 
 #: Acquisition (bandwidth Hz, points) per Swansea series
-#: (method.md: 1250 Hz for E1, 2000 Hz elsewhere).
+#: (the paper: 1250 Hz for E1, 2000 Hz elsewhere; :ref:`method-phantoms`).
 SERIES_ACQUISITION: dict[str, tuple[float, int]] = {"E1": (1250.0, 2048)}
 DEFAULT_ACQUISITION: tuple[float, int] = (2000.0, 4096)
 
@@ -48,7 +53,7 @@ DEFAULT_ACQUISITION: tuple[float, int] = (2000.0, 4096)
 class PhantomConditions:
     """Ranges (uniform) of the imperfections of a digital phantom scan.
 
-    Defaults follow physics.md section 5 and method.md: solution phantoms have
+    Defaults follow :ref:`physics-beyond` and :ref:`method-phantoms`: solution phantoms have
     ~1-4 Hz lines at 3 T; the paper's real spectra were only referenced (to NAA
     or Cr), not phase-corrected, so a residual offset of a fraction of a hertz
     and a zero-order phase error remain; ON and OFF are interleaved, so slow
@@ -74,7 +79,7 @@ class PhantomConditions:
 
     @classmethod
     def gel(cls) -> PhantomConditions:
-        """Gel phantoms: broader lines (physics.md: gels broader than solutions)."""
+        """Gel phantoms: broader lines (gels are broader than solutions)."""
         return cls(lorentzian_hz=(3.0, 7.0), gaussian_hz=(2.0, 5.0))
 
 
@@ -253,7 +258,7 @@ def score_scans(
 
     Columns: ``method, series, scan, metabolite, true_mm, estimate, true_norm,
     estimate_norm, abs_error`` where ``*_norm`` are max-normalised per scan
-    (method.md) and ``abs_error = |estimate_norm - true_norm|``. A method that
+    (:ref:`method-metric`) and ``abs_error = |estimate_norm - true_norm|``. A method that
     does not report a metabolite (the Gannet-style fit reports GABA and Cr)
     gets NaN there, and both its estimates and the truth are max-normalised
     over the metabolites it does report.
@@ -303,14 +308,186 @@ def mae_table(scores: Any, by: Iterable[str] = ("method",)) -> Any:
     )
 
 
+#: The imperfections :func:`sweep_imperfections` moves one at a time:
+#: name -> (field of :class:`PhantomConditions`, unit).
+IMPERFECTIONS: dict[str, tuple[str, str]] = {
+    "phase": ("phase_deg", "deg"),
+    "shift": ("shift_hz", "Hz"),
+    "drift": ("drift_hz", "Hz"),
+    "linewidth": ("lorentzian_hz", "Hz"),
+}
+
+
+def sweep_imperfections(
+    quantifiers: Mapping[str, Quantifier],
+    design: Sequence[PhantomDesign],
+    basis_for: Any,
+    sweeps: Mapping[str, Sequence[float]],
+    *,
+    seed: int = 0,
+    base: PhantomConditions | None = None,
+    metabolites: Sequence[str] = METABOLITES,
+) -> Any:
+    """Score every method with one imperfection at a time swept over its values (chapter 5).
+
+    ``sweeps`` maps names of :data:`IMPERFECTIONS` (``"phase"`` in degrees,
+    ``"shift"``, ``"drift"`` and ``"linewidth"`` in Hz; the linewidth is the
+    total Lorentzian FWHM, basis line included) to the values to visit. Every
+    other imperfection stays at ``base`` (default :meth:`PhantomConditions.ideal`:
+    2 Hz lines, no phase, shift or drift, phantom-like noise). Each setting
+    simulates the phantoms of ``design`` with the same ``seed``, so the noise
+    is the same at every value and a change of error is the imperfection's
+    alone (common random numbers).
+
+    Returns the long table of :func:`score_scans` with two more columns,
+    ``imperfection`` and ``value`` (summarise it with :func:`sweep_mae`).
+    """
+    import pandas as pd
+
+    base = PhantomConditions.ideal() if base is None else base
+    unknown = sorted(set(sweeps) - set(IMPERFECTIONS))
+    if unknown:
+        raise MRSDataError(
+            f"argument 'sweeps': unknown imperfection(s) {unknown}, "
+            f"expected some of {sorted(IMPERFECTIONS)}"
+        )
+    tables = []
+    for name, values in sweeps.items():
+        field = IMPERFECTIONS[name][0]
+        for value in values:
+            v = float(value)
+            cond = base.replace(**{field: (v, v)})
+            scans = digital_phantoms(design, basis_for, rng=seed, conditions=cond)
+            scores = score_scans(quantifiers, scans, metabolites)
+            scores.insert(0, "value", v)
+            scores.insert(0, "imperfection", name)
+            tables.append(scores)
+    if not tables:
+        raise MRSDataError("argument 'sweeps': expected at least one imperfection with values")
+    return pd.concat(tables, ignore_index=True)
+
+
+def sweep_mae(sweep: Any) -> Any:
+    """Tidy summary of :func:`sweep_imperfections`: one row per imperfection, value, method
+    and metabolite with the ``mae`` (mean absolute max-normalised error), the ``bias`` (mean
+    signed error, estimate minus truth) and ``n`` (scans). Metabolites a method does not
+    report are dropped."""
+    scored = sweep.dropna(subset=["abs_error"])
+    signed = scored["estimate_norm"] - scored["true_norm"]
+    grouped = scored.assign(signed=signed).groupby(
+        ["imperfection", "value", "method", "metabolite"], sort=False
+    )
+    return grouped.agg(
+        mae=("abs_error", "mean"), bias=("signed", "mean"), n=("abs_error", "size")
+    ).reset_index()
+
+
+#: Axis labels of the imperfections in :func:`plot_sweep`.
+_AXIS_LABELS = {
+    "phase": "zero-order phase (°)",
+    "shift": "frequency offset (Hz)",
+    "drift": "ON-OFF drift (Hz)",
+    "linewidth": "Lorentzian linewidth, FWHM (Hz)",
+}
+
+
+def _unit(imperfection: str) -> str:
+    unit = IMPERFECTIONS[imperfection][1]
+    return "°" if unit == "deg" else f" {unit}"
+
+
+def plot_sweep(errors: Any, metabolite: str = "GABA") -> Any:
+    """One panel per imperfection: ``metabolite``'s MAE against the imperfection's value,
+    one line per method (the table of :func:`sweep_mae`). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    rows = errors[errors.metabolite == metabolite]
+    names = [n for n in IMPERFECTIONS if n in set(rows.imperfection)]
+    if not names:
+        raise MRSDataError(f"sweep table: no rows for metabolite {metabolite!r}")
+    methods = list(dict.fromkeys(rows.method))
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.2 * len(names) + 1.8, 3.4), sharey=True, layout="constrained"
+    )
+    axes = np.atleast_1d(axes)
+    top = float(rows.mae.max()) * 1.08
+    for ax, name in zip(axes, names, strict=True):
+        part = rows[rows.imperfection == name]
+        for k, method in enumerate(methods):
+            line = part[part.method == method].sort_values("value")
+            ax.plot(line.value, line.mae, "o-", ms=3, color=f"C{k}", label=method)
+        ax.set(title=name, xlabel=_AXIS_LABELS[name], ylim=(0, top))
+    axes[0].set_ylabel(f"{metabolite} MAE (max-normalised)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", frameon=False)
+    return fig
+
+
+def sweep_ylim(sweep: Any, metabolite: str = "GABA") -> tuple[float, float]:
+    """Limits that hold every signed error (estimate - truth) of ``metabolite`` in ``sweep``,
+    so all views of :func:`plot_sweep_estimates` share one axis and keep their data inside."""
+    rows = sweep[(sweep.metabolite == metabolite) & sweep.abs_error.notna()]
+    signed = (rows.estimate_norm - rows.true_norm).to_numpy()
+    lo, hi = min(float(signed.min()), 0.0), max(float(signed.max()), 0.0)
+    pad = 0.06 * (hi - lo) or 0.05
+    return lo - pad, hi + pad
+
+
+def plot_sweep_estimates(
+    sweep: Any,
+    imperfection: str,
+    value: float,
+    metabolite: str = "GABA",
+    ylim: tuple[float, float] | None = None,
+) -> Any:
+    """Every method's ``metabolite`` error per phantom (estimate - truth, max-normalised) at
+    one setting of :func:`sweep_imperfections`: a dot per phantom, a bar at each method's
+    mean. ``ylim`` defaults to :func:`sweep_ylim` of the whole sweep. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    rows = sweep[
+        (sweep.imperfection == imperfection)
+        & np.isclose(sweep.value, value)
+        & (sweep.metabolite == metabolite)
+        & sweep.abs_error.notna()
+    ]
+    if rows.empty:
+        raise MRSDataError(f"sweep table: no {metabolite} rows for {imperfection} = {value:g}")
+    ylim = sweep_ylim(sweep, metabolite) if ylim is None else ylim
+    methods = list(dict.fromkeys(sweep.method))
+    fig, ax = plt.subplots(figsize=(8.5, 3.6), layout="constrained")
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=len(rows))
+    for k, method in enumerate(methods):
+        part = rows[rows.method == method]
+        signed = (part.estimate_norm - part.true_norm).to_numpy()
+        if signed.size:
+            ax.plot(k + jitter[: signed.size], signed, "o", ms=4, alpha=0.7, color=f"C{k}")
+            ax.plot([k - 0.3, k + 0.3], [signed.mean()] * 2, color=f"C{k}", lw=3)
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set(
+        xticks=range(len(methods)),
+        ylim=ylim,
+        xlim=(-0.5, len(methods) - 0.5),
+        ylabel=f"{metabolite} estimate - truth\n(max-normalised)",
+        title=f"{imperfection} {value:g}{_unit(imperfection)}: {metabolite} error per phantom",
+    )
+    ax.set_xticklabels([m.replace(" (", "\n(") for m in methods], fontsize=8)
+    return fig
+
+
 __all__ = [
     "DEFAULT_ACQUISITION",
+    "IMPERFECTIONS",
     "SERIES_ACQUISITION",
     "PerAcquisition",
     "PhantomConditions",
     "digital_phantoms",
     "mae_table",
     "phantom_scans",
+    "plot_sweep",
+    "plot_sweep_estimates",
     "score_scans",
     "series_bases",
+    "sweep_imperfections",
+    "sweep_mae",
+    "sweep_ylim",
 ]
