@@ -128,3 +128,16 @@ def test_unknown_file_type_is_a_clean_error(tmp_path: Path, capsys) -> None:
     assert cli.main(["info", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mrs info: error:") and "unknown file type" in err
+
+
+def test_info_and_convert_name_a_missing_file_or_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mrs_lib.cli import main
+
+    assert main(["info", str(tmp_path / "absent.npz")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["info", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "absent.npz"), str(tmp_path / "b.nii.gz")]) == 2
+    assert "no such file" in capsys.readouterr().err

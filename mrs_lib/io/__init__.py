@@ -41,6 +41,15 @@ from .lcmodel import (
 from .nifti import load, load_basis, save, save_basis
 
 
+def _existing_file(path: Path) -> Path:
+    """``path`` if it is a file; otherwise the error a user can act on (missing, a folder)."""
+    if path.is_dir():
+        raise MRSDataError(f"'{path}': is a directory, expected a file")
+    if not path.exists():
+        raise MRSDataError(f"'{path}': no such file")
+    return path
+
+
 def _kind_of(path: Path) -> str:
     name = path.name.lower()
     if name.endswith((".nii", ".nii.gz")):
@@ -91,7 +100,7 @@ def describe(
     """
     from ..sim.basis import Basis
 
-    p = Path(path)
+    p = _existing_file(Path(path))
     kind = _kind_of(p)
     if kind == "nifti":
         info = nifti.describe(p)
@@ -184,7 +193,7 @@ def convert(
     from ..sim.basis import Basis
     from ..spectrum import EditedSpectra
 
-    s, d = Path(src), Path(dst)
+    s, d = _existing_file(Path(src)), Path(dst)
     ks, kd = _kind_of(s), _kind_of(d)
     if edit is not None and edit not in EDIT_STATES:
         raise MRSDataError(f"edit must be one of {EDIT_STATES}, got {edit!r}")
