@@ -31,6 +31,7 @@ NOT_AS_RECORDED = {
     "yae-paper-no-lw.pt": "MAE 0.139 on fresh paper-no-lw spectra, sidecar records 0.092"
 }
 STUDIES = [n for n in SHIPPED if n.endswith(".db")]
+GRIDS = [n for n in SHIPPED if n.startswith("learning-grid-") and n.endswith(".csv")]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_every_shipped_file_is_covered() -> None:
     files = {p.name for p in artifacts.SHIPPED_DIR.iterdir() if p.is_file()}
     sidecars = {artifacts.sidecar_path(artifacts.SHIPPED_DIR / n).name for n in SHIPPED}
     assert files - set(SHIPPED) - sidecars == {"README.md"}
-    assert set(SHIPPED) == set(CHECKPOINTS) | set(STUDIES)
+    assert set(SHIPPED) == set(CHECKPOINTS) | set(STUDIES) | set(GRIDS)
     assert len(CHECKPOINTS) >= 5 and len(STUDIES) >= 3
 
 
@@ -101,3 +102,19 @@ def test_study_summary_as_recorded(isolated: Path, name: str) -> None:
     best = record["best"][0]
     assert info["best"]["number"] == best["number"]
     assert info["best"]["value"] == pytest.approx(best["value"], rel=1e-12)
+
+
+@pytest.mark.parametrize("name", GRIDS)
+def test_learning_grid_is_the_one_its_spec_names(isolated: Path, name: str) -> None:
+    """A shipped learning grid (chapter 4's widget) is named by its spec's hash, and holds a
+    finite validation error for every (training-set size, learning rate) of that spec."""
+    import pandas as pd
+
+    from mrs_lib.train.grid import GRID_SPECS, GridSpec
+
+    path, _record = artifacts.load(name)
+    specs = [s for s in GRID_SPECS.values() if s.artifact_name == name]
+    assert specs, f"{name}: no spec in GRID_SPECS names this file"
+    assert isinstance(specs[0], GridSpec)
+    grid = pd.read_csv(path)
+    assert len(grid) > 0 and np.isfinite(grid.select_dtypes("number").to_numpy()).any()
