@@ -95,3 +95,16 @@ def test_every_view_keeps_its_data_inside_the_axes(micro_grid: pd.DataFrame) -> 
             plt.close(fig)
     with pytest.raises(MRSDataError, match="no run"):
         plot_learning_grid(micro_grid, 999, 1e-3)
+
+
+def test_book_grid_is_shipped_for_its_spec() -> None:
+    """Chapter 4 reads the book-scale grid instead of training it: the shipped file must match
+    GRID_SPECS["book"] (a changed spec needs a new file, see mrs_lib/assets/README.md)."""
+    spec = GRID_SPECS["book"]
+    path = artifacts.SHIPPED_DIR / spec.artifact_name
+    assert path.is_file(), f"{path.name} is not shipped"
+    assert artifacts.verify(path)["config"] == spec.to_dict()
+    table = pd.read_csv(path)
+    assert list(table.columns) == list(GRID_COLUMNS)
+    assert len(table) == len(spec.sizes) * len(spec.lrs) * spec.epochs
+    assert np.isfinite(table[["train_mae", "val_mae"]].to_numpy()).all()

@@ -250,6 +250,14 @@ def learning_grid(
     return table
 
 
+def _two_and_five(value: float, _position: int) -> str:
+    """Minor log-axis label: only at 2 and 5 times a power of ten (the rest stay unlabelled)."""
+    if value <= 0:
+        return ""
+    mantissa = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if round(mantissa) in (2, 5) else ""
+
+
 def _finite_range(values: np.ndarray) -> tuple[float, float]:
     """Smallest and largest finite positive value (for log axes); (1, 10) if there is none."""
     finite = values[np.isfinite(values) & (values > 0)]
@@ -297,7 +305,7 @@ def plot_learning_grid(grid: pd.DataFrame, n_train: int, lr: float) -> Figure:
         title="learning curves",
     )
     ax0.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax0.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax0.yaxis.set_minor_formatter(FuncFormatter(_two_and_five))
     ax0.legend(frameon=False, fontsize=8, loc="best")
     table = final_errors(grid)
     norm = LogNorm(*_finite_range(table.to_numpy()))
