@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import MRSError
+from ..errors import MRSDataError, MRSError
 from . import _types
 from ._registry import command
 
@@ -61,6 +61,16 @@ def _model_config(text: str | None, default: str) -> dict[str, Any]:
     return value
 
 
+def _channels(text: str) -> tuple[str, ...]:
+    """``--channels``: comma-separated ``<off|on|diff>:<real|imag>`` rows."""
+    from ..synth.inputs import check_channels
+
+    try:
+        return check_channels(tuple(c.strip() for c in text.split(",") if c.strip()))
+    except MRSDataError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _export_name(text: str) -> str:
     """``--export``: a bare file name (written into ``--out``)."""
     if not text or Path(text).name != text or text in (".", ".."):
@@ -95,8 +105,21 @@ def _train(p: argparse.ArgumentParser):
         action="store_true",
         help="start afresh in --out even if a run is there (replaces its last.pt and best.pt)",
     )
-    p.add_argument("--synth", default="paper", help="synthesis preset (paper, paper-no-lw, full)")
-    p.add_argument("--basis", default="paper", choices=["paper", "fida"], help="basis set")
+    p.add_argument(
+        "--synth", default="paper", help="synthesis preset (paper, paper-no-lw, full, robust)"
+    )
+    p.add_argument(
+        "--basis",
+        default="paper",
+        choices=["paper", "fida", "bank"],
+        help="basis set; bank: one of the cached basis variants drawn per spectrum (chapter 7)",
+    )
+    p.add_argument(
+        "--channels",
+        type=_channels,
+        help="network input rows, comma-separated (default off:real,on:real), "
+        "e.g. off:real,off:imag,on:real,on:imag",
+    )
     p.add_argument(
         "--data-cache",
         type=_types.output_path,
@@ -173,7 +196,7 @@ def _train(p: argparse.ArgumentParser):
     def run(args: argparse.Namespace) -> int:
         from ..models import model_class, resolve_config
         from ..scale import get_scale
-        from ..synth import synthesize
+        from ..synth import SynthConfig, synthesize
         from ..train import TrainConfig, export_model, train_model
 
         scale = get_scale(args.scale)
@@ -202,11 +225,14 @@ def _train(p: argparse.ArgumentParser):
         )
         model_config = _model_config(args.config, preset)
         resolve_config(args.model, model_config)  # a bad key or preset fails before the synthesis
+        synth: Any = args.synth
+        if args.channels is not None:
+            synth = SynthConfig.preset(args.synth, channels=args.channels)
         train = synthesize(
-            n_train, args.seed, synth=args.synth, basis=args.basis, cache_dir=args.data_cache
+            n_train, args.seed, synth=synth, basis=args.basis, cache_dir=args.data_cache
         )
         val = synthesize(
-            n_val, args.seed + 1, synth=args.synth, basis=args.basis, cache_dir=args.data_cache
+            n_val, args.seed + 1, synth=synth, basis=args.basis, cache_dir=args.data_cache
         )
         if not model_class(args.model).needs_clean:  # e.g. only the YAE's decoder uses them
             train, val = replace(train, clean=None), replace(val, clean=None)

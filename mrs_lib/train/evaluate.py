@@ -11,7 +11,8 @@ from torch import nn
 
 from ..errors import MRSDataError
 from ..metrics import summarise
-from ..synth import synthesize
+from ..synth import SynthConfig, synthesize
+from ..synth.bases import BANK_NAME
 from ..types import METABOLITES
 from .checkpoint import load_model
 
@@ -70,13 +71,19 @@ def evaluate_checkpoint(
 
     The test set has ``n`` spectra of synthesis preset ``synth`` (default the
     paper's: noise and variable linewidth as in training) on the basis the
-    checkpoint was trained on (``basis`` overrides it), drawn with ``seed``
-    (:func:`mrs_lib.synth.synthesize`).
+    checkpoint was trained on (``basis`` overrides it; a checkpoint trained on
+    the bank of basis variants is scored on the ``paper`` basis they vary, so
+    that every checkpoint meets the same test set), in the checkpoint's input
+    rows, drawn with ``seed`` (:func:`mrs_lib.synth.synthesize`).
     """
     model, meta = load_model(name_or_path)
     data_meta = meta.get("data") or {}
     basis_name = basis or data_meta.get("basis", "paper")
-    test = synthesize(n, seed, synth, basis_name)
+    if basis_name == BANK_NAME:
+        basis_name = "paper"
+    channels = data_meta.get("channels")
+    config = SynthConfig.preset(synth, channels=tuple(channels)) if channels else synth
+    test = synthesize(n, seed, config, basis_name)
     if test.x.shape[1] != model.config.rows:
         raise MRSDataError(
             f"checkpoint '{meta['path']}' expects {model.config.rows} input rows, "
