@@ -10,7 +10,11 @@ for each preset:
 * ``paper-no-lw``: the same without variable linewidth;
 * ``full``: every augmentation, five acquisition grids;
 * ``paper, exact``: the paper preset with ``exact=True`` (every spectrum and
-  noise realisation by the exact chirp-z transform; the pre-fast-path figure).
+  noise realisation by the exact chirp-z transform; the pre-fast-path figure);
+* with ``--robust``: the training generator of chapter 7, ``robust`` on the
+  bank of 64 basis variants (one drawn per spectrum, 4 input rows OFF/ON real
+  and imaginary, :func:`mrs_lib.synth.synthesize`), against ``paper`` on the
+  project's ``paper`` basis through the same function in the same process.
 
 The default (fast) paths are described in :mod:`mrs_lib.synth.grid`
 ("Fast paths"): a Chebyshev expansion in the linewidth for the clean spectra
@@ -63,6 +67,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="threads (the goal is for 2 cores)")
     ap.add_argument("--basis", choices=["fida", "singlets"], default="fida")
+    ap.add_argument(
+        "--robust", action="store_true", help="also time the robust preset on the bank (chapter 7)"
+    )
     args = ap.parse_args()
 
     if args.basis == "fida":
@@ -128,7 +135,38 @@ def main() -> None:
             f"{label:24s} {rate:9.0f} ({args.workers} workers)   {1e6 / cpu:7.1f} us  "
             f"-> {2 * cpu:9.0f} spectra/s"
         )
+    if args.robust:
+        robust_generator(args.n, args.repeats)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def robust_generator(n: int, repeats: int) -> None:
+    """CPU time per spectrum of ``synthesize``: robust on the bank vs paper on the paper basis."""
+    from mrs_lib.io.bases import resolve_basis
+    from mrs_lib.synth import synthesize
+    from mrs_lib.synth.bases import resolve_bases
+
+    t0 = time.perf_counter()
+    bank = resolve_bases("bank")
+    print(f"bank of {len(bank)} basis variants loaded in {time.perf_counter() - t0:.1f} s")
+    rows = ("off:real", "off:imag", "on:real", "on:imag")
+    cases = [
+        ("paper, paper basis", SynthConfig.preset("paper"), resolve_basis("paper")),
+        ("robust, bank, 4 rows", SynthConfig.preset("robust", channels=rows), list(bank)),
+    ]
+    per = {}
+    for label, cfg, basis in cases:
+        synthesize(256, 0, cfg, basis)  # warm-up: plans, caches
+        rate = best_rate(
+            lambda cfg=cfg, basis=basis: synthesize(n // 4, 1, cfg, basis),
+            n // 4,
+            repeats,
+            clock=time.process_time,
+        )
+        per[label] = 1e6 / rate
+        print(f"synthesize {label:22s} {1e6 / rate:7.1f} us CPU per spectrum -> {2 * rate:7.0f}/s")
+    ratio = per["robust, bank, 4 rows"] / per["paper, paper basis"]
+    print(f"robust on the bank costs {ratio:.1f}x the paper recipe per spectrum")
 
 
 if __name__ == "__main__":
