@@ -293,3 +293,31 @@ def test_epoch_size_walks_through_shuffled_passes() -> None:
     )
     assert len(res.history) == 2
     assert res.history[0]["train_loss"] > 0
+
+
+def test_init_starts_from_a_checkpoints_weights(tmp_path: Path) -> None:
+    """Fine-tuning (chapter 7): ``init`` copies the weights; a vanishing learning rate keeps
+    them."""
+    first = train_model(
+        "cnn",
+        "tiny",
+        TrainConfig(**FAST),
+        TRAIN,
+        VAL,
+        checkpoint_dir=tmp_path / "a",
+        progress=False,
+    )
+    assert first.checkpoint is not None
+    still = TrainConfig(**{**FAST, "max_epochs": 1, "lr": 1e-12})
+    fresh = train_model("cnn", "tiny", still, TRAIN, VAL, progress=False)
+    tuned = train_model("cnn", "tiny", still, TRAIN, VAL, progress=False, init=first.checkpoint)
+    source = dict(first.model.named_parameters())
+    for name, p in tuned.model.named_parameters():  # weights, not the batch-norm statistics
+        np.testing.assert_allclose(p.detach(), source[name].detach(), atol=1e-6, err_msg=name)
+    assert any(
+        not torch.allclose(p, source[name], atol=1e-3) for name, p in fresh.model.named_parameters()
+    )
+    with pytest.raises(MRSDataError, match="init checkpoint"):
+        train_model(
+            "fcnn", "tiny", TrainConfig(**FAST), TRAIN, VAL, progress=False, init=first.checkpoint
+        )

@@ -188,3 +188,20 @@ def test_robust_preset_over_a_bank(cache: Path) -> None:
         assert np.all(np.isfinite(batch.params[key])), key
     again = Synthesizer(list(bank.bases), cfg).generate(16, 0)
     np.testing.assert_array_equal(batch.x, again.x)
+
+
+def test_robust_ref_differs_from_robust_only_in_offset_and_phase() -> None:
+    """``robust-ref``: the robust preset with the residual offset and phase of the referencing."""
+    from mrs_lib.synth.augment import FrequencyShift, ZeroOrderPhase
+    from mrs_lib.synth.config import RESIDUAL_PHASE_DEG, RESIDUAL_SHIFT_HZ
+
+    robust, ref = SynthConfig.preset("robust"), SynthConfig.preset("robust-ref")
+    assert ref.name == "robust-ref" and len(ref.augmentations) == len(robust.augmentations)
+    for a, b in zip(robust.augmentations, ref.augmentations, strict=True):
+        if isinstance(a, FrequencyShift):
+            assert b == FrequencyShift(RESIDUAL_SHIFT_HZ) and a.shift_hz == (-20.0, 20.0)
+        elif isinstance(a, ZeroOrderPhase):
+            assert b == ZeroOrderPhase(RESIDUAL_PHASE_DEG) and a.phase_deg == (-90.0, 90.0)
+        else:
+            assert a == b
+    assert SynthConfig.from_dict(ref.to_dict()) == ref

@@ -191,6 +191,11 @@ def _train(p: argparse.ArgumentParser):
         type=_export_name,
         help="also write a float16 copy OUT/NAME for shipping (e.g. yae-paper.pt)",
     )
+    p.add_argument(
+        "--init",
+        help="start from this checkpoint's weights (name or path; same network and "
+        "configuration): fine-tuning",
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
     def run(args: argparse.Namespace) -> int:
@@ -246,6 +251,8 @@ def _train(p: argparse.ArgumentParser):
             "val_seed": args.seed + 1,
             "scale": scale,
         }
+        if args.init is not None:
+            meta["init"] = args.init
         res = train_model(
             args.model,
             model_config,
@@ -256,6 +263,7 @@ def _train(p: argparse.ArgumentParser):
             resume=not args.fresh,
             progress=not args.no_progress,
             meta=meta,
+            init=args.init,
         )
         summary = {
             "model": args.model,

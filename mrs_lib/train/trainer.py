@@ -30,7 +30,7 @@ from ..errors import MRSDataError
 from ..metrics import mae
 from ..models import QuantNet, build_model, model_class, resolve_config
 from ..types import METABOLITES, ModelName
-from .checkpoint import RunState, resume_run, run_settings, write_best, write_state
+from .checkpoint import RunState, load_model, resume_run, run_settings, write_best, write_state
 from .config import TrainConfig, TrainResult, amp_dtype, resolve_device
 from .data import Batch, TensorData, TrainingData, as_training_data, epoch_batches, fingerprint
 
@@ -292,6 +292,7 @@ def train_model(
     resume: bool = True,
     progress: bool = True,
     meta: Mapping[str, Any] | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train network ``name`` and return the best model (chapter 4).
 
@@ -327,6 +328,11 @@ def train_model(
         JSON-like facts stored with ``best.pt`` (e.g. the synthesis preset and
         input channels that :func:`mrs_lib.train.evaluate_checkpoint` must
         reproduce).
+    init
+        Start from the weights of this checkpoint (artifact name or path,
+        :func:`mrs_lib.train.checkpoint.load_model`; fine-tuning, chapter 7)
+        instead of a random initialisation: same network family and
+        configuration required. A resumed run continues from its own state.
     """
     tcfg = (
         train_config
@@ -357,6 +363,8 @@ def train_model(
         torch.set_num_threads(tcfg.num_threads)
     torch.manual_seed(tcfg.seed)
     model = build_model(name, model_cfg.to_dict())
+    if init is not None:
+        _load_initial_weights(model, name, init)
     trainer = Trainer(
         model,
         tcfg,
@@ -366,6 +374,17 @@ def train_model(
         progress=progress,
     )
     return trainer.fit(train, val, resume=resume)
+
+
+def _load_initial_weights(model: QuantNet, name: str, init: str | os.PathLike[str]) -> None:
+    """Copy the weights of checkpoint ``init`` into ``model`` (same family and configuration)."""
+    source, meta = load_model(init)
+    if meta["model_name"] != name or source.config.to_dict() != model.config.to_dict():
+        raise MRSDataError(
+            f"init checkpoint '{meta['path']}': expected a {name} with configuration "
+            f"{model.config.to_dict()}, got a {meta['model_name']} with {source.config.to_dict()}"
+        )
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
 
 
 __all__ = ["EpochHook", "Trainer", "train_model"]
