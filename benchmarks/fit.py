@@ -14,7 +14,9 @@ in the same run; then the two fitters side by side on the same cores: the
 built-in fit (single-threaded BLAS) and real LCModel with ``--workers``
 processes (default 1: one core each), spectra/s and their ratio, and how far
 their concentrations agree (median relative difference per metabolite, GABA
-from the DIFF fit, the rest from the OFF fit). An acquisition is one spectrum
+from the DIFF fit, the rest from the OFF fit), for the default fit and for its
+LCModel-mimicking mode (``preset="lcmodel"``, :mod:`mrs_lib.fit.lcm.mimic`,
+printed as ``lcm-lcmodel``). An acquisition is one spectrum
 (an OFF and a DIFF fit for both fitters). Networks use torch's default threads
 and one batched call over the test set.
 
@@ -32,7 +34,8 @@ Run::
 ``--bench a|b|c`` instead scores the two fitters on chapter 7's external bench
 (:mod:`mrs_lib.bench`: the Swansea design rendered from the FID-A basis, 152
 scans, fitted with the project's ``paper`` basis at the data's field): MAE of
-both, their median relative difference, and both speeds.
+the default fit, its LCModel mode and real LCModel, the median relative
+difference of each mode to LCModel, and the speeds.
 """
 
 from __future__ import annotations
@@ -116,8 +119,11 @@ def main() -> None:
     print(f"basis {basis!r}; {args.n} test spectra (seed {args.seed}); setup {setup_s:.1f} s")
 
     rows = []
+    mimic = quantify.LCMQuantifier(basis, preset="lcmodel")
+    mimic.name = "lcm-lcmodel"
     methods: list[tuple[quantify.Quantifier, bool]] = [
         (quantify.LCMQuantifier(basis), True),
+        (mimic, True),
         (quantify.GannetQuantifier(basis), True),
     ]
     if lcmodel_available():
@@ -165,7 +171,10 @@ def main() -> None:
             one = s["single_per_s"]
             print(f"  {s['method']}: {one:.3g} spectra/s = {one / ref:.3g} x lcm")
     if "lcmodel" in results:
-        fitters_side_by_side(results["lcm"], results["lcmodel"], test.concentrations, args.workers)
+        for name in ("lcm", "lcm-lcmodel"):
+            fitters_side_by_side(
+                results[name], results["lcmodel"], test.concentrations, args.workers
+            )
 
 
 def external_bench(level: str, workers: int) -> None:
@@ -181,12 +190,16 @@ def external_bench(level: str, workers: int) -> None:
         raise SystemExit("no LCModel binary: `make lcmodel` builds it")
     scans = render(load_design(), BenchConditions.level(level), source="fida", seed=0, repeats=2)
     basis_for = fitter_bases(get_source("fida").larmor_mhz, "paper")
-    options = {"lcm": {}, "lcmodel": {"workers": workers}}
+    options = {
+        "lcm": ("lcm", {}),
+        "lcm-lcmodel": ("lcm", {"preset": "lcmodel"}),
+        "lcmodel": ("lcmodel", {"workers": workers}),
+    }
     parts, seconds = [], {}
-    for name, kw in options.items():
+    for name, (method, kw) in options.items():
         q = PerAcquisition(
-            lambda bw, n, name=name, kw=kw: quantify.get_quantifier(
-                name, basis=basis_for(bw, n), **kw
+            lambda bw, n, method=method, kw=kw: quantify.get_quantifier(
+                method, basis=basis_for(bw, n), **kw
             ),
             name,
         )
@@ -202,33 +215,38 @@ def external_bench(level: str, workers: int) -> None:
         index=["series", "scan"], columns="metabolite", values="true_mm"
     )
     names = list(mae.columns)
-    rel = metrics.relative_difference(est["lcm"][names], est["lcmodel"][names], true[names])
     print(f"External bench, level ({level}), {len(scans)} scans; max-normalised MAE:")
     print(mae.round(4).to_string())
-    print(
-        "median |lcm - LCModel| / LCModel: "
-        + ", ".join(f"{m} {v:.3f}" for m, v in zip(names, rel, strict=True))
-    )
-    print(
-        f"seconds: lcm {seconds['lcm']:.0f} (1 core), LCModel {seconds['lcmodel']:.0f} "
-        f"({workers} process(es)); lcm / LCModel speed = {seconds['lcmodel'] / seconds['lcm']:.2f}"
-    )
+    for name in ("lcm", "lcm-lcmodel"):
+        rel = metrics.relative_difference(est[name][names], est["lcmodel"][names], true[names])
+        print(
+            f"median |{name} - LCModel| / LCModel: "
+            + ", ".join(f"{m} {v:.3f}" for m, v in zip(names, rel, strict=True))
+        )
+        print(
+            f"seconds: {name} {seconds[name]:.0f} (1 core), LCModel {seconds['lcmodel']:.0f} "
+            f"({workers} process(es)); {name} / LCModel speed = "
+            f"{seconds['lcmodel'] / seconds[name]:.2f}"
+        )
 
 
 def fitters_side_by_side(
     lcm: quantify.QuantResult, real: quantify.QuantResult, truth: np.ndarray, workers: int
 ) -> None:
     """Speed on the same cores and agreement of the built-in fit with real LCModel."""
-    print(f"\nBuilt-in fit (1 core) and real LCModel ({workers} process(es)) on the same spectra:")
+    print(
+        f"\nBuilt-in fit ({lcm.method}, 1 core) and real LCModel ({workers} process(es)) "
+        "on the same spectra:"
+    )
     ratio = lcm.per_second / real.per_second
     print(
-        f"  spectra/s: lcm {lcm.per_second:.3g} ({1 / lcm.per_second:.2f} s each), "
+        f"  spectra/s: {lcm.method} {lcm.per_second:.3g} ({1 / lcm.per_second:.2f} s each), "
         f"LCModel {real.per_second:.3g} ({1 / real.per_second:.2f} s each); "
         f"lcm / LCModel = {ratio:.2f} (per core: {ratio * workers:.2f})"
     )
     rel = metrics.relative_difference(lcm.concentrations, real.concentrations, truth)
     print(
-        "  median |lcm - LCModel| / LCModel (spectra with the metabolite present): "
+        f"  median |{lcm.method} - LCModel| / LCModel (spectra with the metabolite present): "
         + ", ".join(f"{m} {v:.3f}" for m, v in zip(lcm.metabolites, rel, strict=True))
     )
 

@@ -4,9 +4,11 @@
 preprocessing of :func:`mrs_lib.preprocess.preprocess` then any quantifier
 of :func:`mrs_lib.quantify.get_quantifier`. A :class:`ScanResult` gives the
 ratios to Cr, the uncertainties (Cramér-Rao %SD for the LCModel-style fit
-and LCModel, the fit error % for the Gannet-style fit, none yet for
-networks), water-scaled concentrations when a water reference was given
-(fitters only: network outputs are fractions) and the preprocessing record.
+and LCModel, the fit error % for the Gannet-style fit, the calibrated SD and
+95 % interval of a deep ensemble, :mod:`mrs_lib.uncertainty`, with its
+out-of-domain flags; none for a single network), water-scaled concentrations
+when a water reference was given (fitters only: network outputs are
+fractions) and the preprocessing record.
 
 Water scaling (institutional units, mM), with the assumptions printed by
 ``mrs quantify``: ``[M] = c_M a_H 2 [W] R_W / (A_W R_M)``, where ``c_M`` is
@@ -99,6 +101,10 @@ class ScanResult:
     def ratios_to_cr(self) -> dict[str, float | None]:
         if "Cr" not in self.result.metabolites:
             return {}
+        members = self.result.diagnostics.get("ratio_to_cr")
+        if members is not None:  # an ensemble: the member mean of the ratios (as calibrated)
+            names = [m for m in self.result.metabolites if m != "Cr"]
+            return {m: _clean(v) for m, v in zip(names, members[0], strict=True)}
         return {m: _clean(self.result.ratio(m)[0]) for m in self.result.metabolites if m != "Cr"}
 
     @property
@@ -114,6 +120,34 @@ class ScanResult:
             return out
         return None
 
+    @property
+    def flags(self) -> list[str] | None:
+        """Out-of-domain reasons (ensemble only; ``None`` when the method has no domain check)."""
+        f = self.result.diagnostics.get("flags")
+        return None if f is None else [str(r) for r in f[0]]
+
+    def _ensemble_json(self) -> dict[str, Any]:
+        d = self.result.diagnostics
+        if d.get("interval_95") is None:
+            return {}
+        mets = list(self.result.metabolites)
+        ratio_names = [m for m in mets if m != "Cr"]
+
+        def per(values: Any, names: list[str]) -> dict[str, Any]:
+            row = values[0]
+            return {
+                n: ([_clean(x) for x in v] if isinstance(v, list) else _clean(v))
+                for n, v in zip(names, row, strict=True)
+            }
+
+        return {
+            "ratios_to_cr_sd": per(d["ratio_to_cr_sd"], ratio_names),
+            "ratios_to_cr_interval_95": per(d["ratio_to_cr_interval_95"], ratio_names),
+            "fraction_sd": per(d["sd"], mets),
+            "fraction_interval_95": per(d["interval_95"], mets),
+            "ensemble_members": d.get("members"),
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scan": self.label,
@@ -125,12 +159,16 @@ class ScanResult:
             "water_scaled_mM": self.water_scaled,
             "water_scaling_assumptions": dict(WATER_ASSUMPTIONS) if self.water_scaled else None,
             "notes": list(self.notes),
+            "flags": self.flags,
+            **self._ensemble_json(),
             "preprocessing": self.preprocessing.record(),
         }
 
 
-def uncertainty_kind(method: str) -> str | None:
-    """What the uncertainty of a method is: Cramér-Rao %SD, fit error %, or none (networks)."""
+def uncertainty_kind(method: str, ensemble: bool = False) -> str | None:
+    """What the uncertainty of a method is: Cramér-Rao %SD, fit error %, ensemble SD, or none."""
+    if ensemble:
+        return "calibrated deep-ensemble SD, % of the estimate"
     if method in ("lcm", "lcmodel"):
         return "Cramér-Rao lower bound, %SD"
     if method == "gannet":
@@ -171,9 +209,11 @@ def quantify_scan(
             scaled = water_scale(conc, basis, pre.water_amplitude, scan.te_ms)
         else:
             notes.append("no water scaling: network outputs are fractions of the total")
-    return ScanResult(
-        label or str(scan.source), pre, result, uncertainty_kind(result.method), scaled, notes
-    )
+    kind = uncertainty_kind(result.method, "interval_95" in result.diagnostics)
+    flags = result.diagnostics.get("flags")
+    if flags is not None and flags[0]:
+        notes.append("outside the network's training domain: " + "; ".join(flags[0]))
+    return ScanResult(label or str(scan.source), pre, result, kind, scaled, notes)
 
 
 __all__ = [

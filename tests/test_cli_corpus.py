@@ -347,6 +347,19 @@ CASES: list[tuple[str, list[str]]] = [
     ("quantify-no-scan", ["quantify", *QUANT]),
     ("quantify-bad-edit", ["quantify", "{text.nii.gz}", "--edit", "sideways", *QUANT]),
     ("quantify-pair-text", ["quantify", "--on", "{text.nii.gz}", "--off", "{text.nii}", *QUANT]),
+    # ensemble
+    ("ensemble-build-one", ["ensemble", "build", "{text.txt}", "--out", "{tmp}/e.pt"]),
+    (
+        "ensemble-build-text",
+        ["ensemble", "build", "{text.txt}", "{text.txt}", "--out", "{tmp}/e.pt"],
+    ),
+    ("ensemble-build-shipped", ["ensemble", "build", "{text.txt}", "--out", "{shipped}/e.pt"]),
+    ("ensemble-build-n-zero", ["ensemble", "build", "{text.txt}", "--out", "{tmp}/e", "--n", "0"]),
+    ("ensemble-evaluate-text", ["ensemble", "evaluate", "{text.txt}"]),
+    ("ensemble-evaluate-missing", ["ensemble", "evaluate", "{tmp}/none.pt"]),
+    ("ensemble-no-action", ["ensemble"]),
+    ("ensemble-build-no-out", ["ensemble", "build", "{text.txt}", "{text.txt}"]),
+    ("ensemble-evaluate-two", ["ensemble", "evaluate", "{text.txt}", "{text.txt}"]),
     # lcmodel
     ("lcmodel-path-missing", ["lcmodel", "path", "--lcmodel", "{tmp}/nolcm"]),
     ("lcmodel-path-text", ["lcmodel", "path", "--lcmodel", "{text.txt}"]),

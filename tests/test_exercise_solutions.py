@@ -1,4 +1,4 @@
-"""Every exercise solution of chapters 4 to 6 runs, as a reader would run it, at tiny scale.
+"""Every exercise solution of chapters 4 to 7 runs, as a reader would run it, at tiny scale.
 
 Solutions are collapsed MyST dropdowns (``:::{admonition} Solution ...`` with ``:class:
 dropdown``) holding self-contained Python scripts: they are shown, not executed, by the book
@@ -18,7 +18,12 @@ from mrs_lib import data
 from mrs_lib.errors import DataRegistryError
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
-CHAPTERS = ("04_training.ipynb", "05_phantom_validation.ipynb", "06_lcmodel_comparison.ipynb")
+CHAPTERS = (
+    "04_training.ipynb",
+    "05_phantom_validation.ipynb",
+    "06_lcmodel_comparison.ipynb",
+    "07_closing_the_gap.ipynb",
+)
 SOLUTION = re.compile(
     r"^:::\{admonition\} Solution[^\n]*\n:class: dropdown\n(.*?)^:::$", re.S | re.M
 )

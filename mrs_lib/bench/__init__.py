@@ -25,8 +25,17 @@ as JSON (:func:`~mrs_lib.bench.gap.run_bench`)::
     from mrs_lib.bench import BenchConditions, render, score_bench
     scans = render(load_design(), BenchConditions.level("c"), seed=0)
     score_bench(["cnn-cpu", "lcm"], BenchConditions.level("a")).mae()
+
+Test-time ingredients around a network (:mod:`~mrs_lib.bench.ingredients`:
+``ref+<net>`` referencing and phasing first, ``hybrid+<net>`` the LCModel-style
+fit with the network as a prior, ``tta+<net>`` the physics decoder of
+:mod:`~mrs_lib.bench.decoder` adapted per spectrum) are method names like any
+other; :func:`~mrs_lib.bench.ablation.ablation` tabulates what each buys on the
+bench and costs in distribution, :func:`~mrs_lib.bench.ablation.plot_ablation`
+draws it.
 """
 
+from .ablation import ablation, ablation_matrix, describe, in_distribution, plot_ablation
 from .conditions import (
     ACQUISITION_FACTORS,
     FACTORS,
@@ -38,6 +47,7 @@ from .conditions import (
     BenchRanges,
     variants,
 )
+from .decoder import DecoderFit, LCDecoder, reference_offset_phase
 from .gap import (
     FITTERS,
     SHIPPED_NETWORKS,
@@ -50,6 +60,14 @@ from .gap import (
     report_table,
     run_bench,
     score_bench,
+)
+from .ingredients import (
+    INGREDIENTS,
+    DecoderQuantifier,
+    HybridQuantifier,
+    ReferencedQuantifier,
+    make_wrapped,
+    split_method,
 )
 from .render import render, render_series, series_acquisition
 from .sources import (
@@ -68,6 +86,7 @@ __all__ = [
     "FACTORS",
     "FITTERS",
     "GEL_SERIES",
+    "INGREDIENTS",
     "LEVELS",
     "LEVEL_TITLES",
     "NATIVE_ACQUISITION",
@@ -78,21 +97,34 @@ __all__ = [
     "BenchRanges",
     "BenchScore",
     "DampedLines",
+    "DecoderFit",
+    "DecoderQuantifier",
     "ExternalSource",
+    "HybridQuantifier",
+    "LCDecoder",
+    "ReferencedQuantifier",
     "SimulatedSource",
+    "ablation",
+    "ablation_matrix",
     "decompose",
     "default_methods",
+    "describe",
     "fit_damped_lines",
     "fitter_bases",
     "gap_matrix",
     "get_source",
+    "in_distribution",
     "make_quantifiers",
+    "make_wrapped",
+    "plot_ablation",
     "plot_gap",
+    "reference_offset_phase",
     "render",
     "render_series",
     "report_table",
     "run_bench",
     "score_bench",
     "series_acquisition",
+    "split_method",
     "variants",
 ]

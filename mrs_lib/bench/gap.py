@@ -40,6 +40,7 @@ SHIPPED_NETWORKS: tuple[str, ...] = (
     "yae-paper",
     "yae-paper-no-lw",
     "fcnn-cpu",
+    "cnn-robust",
 )
 FITTERS: tuple[str, ...] = ("lcm", "gannet", "lcmodel")
 SOURCE_TITLES: dict[str, str] = {
@@ -66,14 +67,19 @@ def make_quantifiers(
 
     Fitters are built per acquisition (:class:`~mrs_lib.validation.PerAcquisition`)
     with ``fit_basis`` (``"paper"`` or ``"fida"``, see
-    :func:`~mrs_lib.bench.sources.fitter_bases`); anything else is a network
+    :func:`~mrs_lib.bench.sources.fitter_bases`); names with an ingredient prefix
+    (``ref+``, ``hybrid+``, ``tta+``: :mod:`mrs_lib.bench.ingredients`) wrap a
+    network and fit with the same basis; anything else is a network
     checkpoint name or path (loaded once per process).
     """
+    from .ingredients import make_wrapped, split_method
     from .sources import fitter_bases
 
     out: dict[str, Quantifier] = {}
     for m in methods:
-        if m in FITTERS:
+        if split_method(m)[0] is not None:
+            out[m] = make_wrapped(m, fitter_bases(larmor_mhz, fit_basis), networks=_NETWORKS)
+        elif m in FITTERS:
             basis_for = fitter_bases(larmor_mhz, fit_basis)
             out[m] = PerAcquisition(
                 lambda bw, n, m=m, basis_for=basis_for: get_quantifier(m, basis=basis_for(bw, n)),

@@ -27,7 +27,8 @@ def _quantify(p: argparse.ArgumentParser) -> Runner:
     p.add_argument(
         "--method",
         required=True,
-        help="lcm, gannet, lcmodel, or a network checkpoint name or path (e.g. cnn-cpu)",
+        help="lcm, gannet, lcmodel, a network checkpoint name or path (e.g. cnn-cpu), or a "
+        "calibrated ensemble (cnn-ensemble: value +- SD, 95 %% interval, out-of-domain flags)",
     )
     p.add_argument(
         "--basis",
@@ -64,6 +65,12 @@ def _quantify(p: argparse.ArgumentParser) -> Runner:
     out.add_argument("--json", action="store_true", help="one JSON object per scan (JSON lines)")
     out.add_argument("--csv", type=_types.output_path, metavar="FILE", help="write a CSV table")
     p.add_argument("--lcmodel", default=None, help="lcmodel: the binary")
+    p.add_argument(
+        "--report",
+        type=_types.output_path,
+        metavar="DIR",
+        help="write a one-page report per scan (PNG and self-contained HTML) into DIR",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(args: argparse.Namespace) -> int:
@@ -102,6 +109,10 @@ def _quantify(p: argparse.ArgumentParser) -> Runner:
                 reject_z=None if args.no_reject else args.reject_z,
             )
             rows.append(res)
+            if args.report:
+                from ..report import write_report
+
+                write_report(res, args.report, quantifier)
             if args.json:
                 print(json.dumps(res.to_json()), flush=True)
             if progress is not None:
@@ -139,7 +150,17 @@ def _quantifier(args: argparse.Namespace):
         kwargs: dict = {"basis": basis}
         if m == "lcmodel":
             kwargs["binary"] = args.lcmodel
+        if m == "lcm" and args.report:
+            kwargs["keep_fits"] = True
         return get_quantifier(m, **kwargs), basis
+    from ..bench.ingredients import INGREDIENTS, make_wrapped
+
+    if m.partition("+")[0] in INGREDIENTS:  # ref+/hybrid+/tta+<network> (chapter 7)
+        return make_wrapped(args.method), None
+    from ..uncertainty import EnsembleQuantifier, is_ensemble
+
+    if is_ensemble(args.method):
+        return EnsembleQuantifier(args.method), None
     return get_quantifier("network", model=args.method), None
 
 
@@ -154,14 +175,19 @@ def _table(rows: list) -> str:
     mets = [m for m in first.result.metabolites if m != "Cr"]
     kind = first.uncertainty_kind
     head = f"# {first.result.method}: ratios to Cr" + (f" ({kind} in brackets)" if kind else "")
+    if first.result.diagnostics.get("ratio_to_cr_sd") is not None:
+        head = f"# {first.result.method}: ratios to Cr ± calibrated SD (95 % intervals: --json)"
     width = max(len("scan"), *(len(r.label) for r in rows))
     lines = [head, f"{'scan':<{width}}  " + "  ".join(f"{m + '/Cr':>16}" for m in mets)]
     for r in rows:
         unc = r.uncertainties or {}
+        ratio_sd = r.result.diagnostics.get("ratio_to_cr_sd")
         cells = []
-        for m in mets:
+        for j, m in enumerate(mets):
             txt = _fmt(r.ratios_to_cr.get(m))
-            if unc.get(m) is not None:
+            if ratio_sd is not None:  # a calibrated ensemble: +- SD of the ratio itself
+                txt += f" ± {ratio_sd[0][j]:.2g}"
+            elif unc.get(m) is not None:
                 txt += f" ({unc[m]:.0f}%)"
             cells.append(f"{txt:>16}")
         lines.append(f"{r.label:<{width}}  " + "  ".join(cells))

@@ -46,7 +46,9 @@ priors), :mod:`~mrs_lib.fit.lcm.solver` (starts, the least-squares loop, the
 baseline stiffness, CRLB), :mod:`~mrs_lib.fit.lcm.fitter` (:class:`LCMFitter`,
 :func:`fit_lcm`), :mod:`~mrs_lib.fit.lcm.config`, :mod:`~mrs_lib.fit.lcm.result`,
 :mod:`~mrs_lib.fit.lcm.toy` (a test basis), :mod:`~mrs_lib.fit.lcm.plot`,
-:mod:`~mrs_lib.fit.lcm.kernel` (LCModel's lineshape) and
+:mod:`~mrs_lib.fit.lcm.kernel` (LCModel's lineshape),
+:mod:`~mrs_lib.fit.lcm.mimic` (LCModel's own per-spectrum choices: ``preset="lcmodel"``
+reproduces real LCModel, wing losses included) and
 :mod:`~mrs_lib.fit.lcm.resample` (another acquisition grid).
 Every public name is importable from here.
 """
@@ -54,7 +56,7 @@ Every public name is importable from here.
 from __future__ import annotations
 
 from ..._threads import blas_threads
-from .config import DEFAULT_PPM_RANGE, LCMConfig
+from .config import DEFAULT_PPM_RANGE, LCMConfig, RatioPrior
 from .fitter import LCMFitter, fit_lcm
 from .model import bspline_design, second_difference
 from .plot import plot_fit
@@ -69,6 +71,7 @@ __all__ = [
     "LCMConfig",
     "LCMFit",
     "LCMFitter",
+    "RatioPrior",
     "blas_threads",
     "bspline_design",
     "combine_edited",

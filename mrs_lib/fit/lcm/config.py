@@ -9,6 +9,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import MRSDataError
+from .mimic import LCMODEL_PRESET
+
+#: Named presets (``LCMConfig.preset``): field values applied before explicit overrides.
+PRESETS: dict[str, dict[str, Any]] = {"lcmodel": LCMODEL_PRESET}
 
 #: Default fitting windows (ppm, low-high) per edit state, as LCModel's defaults.
 DEFAULT_PPM_RANGE: dict[str, tuple[float, float]] = {
@@ -41,8 +45,19 @@ class LCMConfig:
     larger than the noise (LCModel's ``SDREF``), ``"noise"`` against the noise.
     ``lineshape``: ``"voigt"`` (common Lorentzian and Gaussian) or ``"kernel"``
     (LCModel's model-free kernel, roughness weight ``kernel_alpha``:
-    :mod:`~mrs_lib.fit.lcm.kernel`). ``sharpen`` lets the common Lorentzian go
-    below zero, down to minus the basis's own linewidth (LCModel only broadens).
+    :mod:`~mrs_lib.fit.lcm.kernel`), sized from the Voigt's FWHM
+    (``kernel_width="voigt"``) or from LCModel's preliminary Gaussian
+    (``"lcmodel"``), or ``"voigt+kernel"``: the Voigt convolved with a kernel
+    regularised about the identity (keeps the Lorentzian wings, models what a
+    Voigt cannot, e.g. an eddy-current lineshape). ``baseline_lambda="lcmodel"``:
+    LCModel's baseline penalty and its choice of ``alphaB``
+    (:mod:`~mrs_lib.fit.lcm.mimic`).
+    ``preset="lcmodel"`` sets all of LCModel's choices
+    (:data:`~mrs_lib.fit.lcm.mimic.LCMODEL_PRESET`; fields given explicitly win):
+    the fit then reproduces what LCModel does, Lorentzian wings lost to the
+    baseline included; the default is the more accurate fit. ``sharpen`` lets the
+    common Lorentzian go below zero, down to minus the basis's own linewidth
+    (LCModel only broadens).
     """
 
     ppm_range: tuple[float, float] | None = None
@@ -60,6 +75,8 @@ class LCMConfig:
     prior_sd: str = "fit"
     lineshape: str = "voigt"
     kernel_alpha: float = 1e3
+    kernel_width: str = "voigt"
+    preset: str | None = None
     max_shift_ppm: float = 0.1
     phi1_sd_deg_per_ppm: float | None = None
     max_gaussian_hz: float = 25.0
@@ -74,6 +91,47 @@ class LCMConfig:
     xtol: float = 1e-6
 
 
+@dataclass(frozen=True, eq=False)
+class RatioPrior:
+    """A Gaussian prior on one fit's concentration *ratios* (e.g. a network's estimate).
+
+    The fit adds, per metabolite ``j`` with a finite ``mean[j]``, the penalty
+    ``((C_j - s mean_j) / (sd_j s_hat max(mean)))^2`` (weighted like every
+    other prior of the fit, by the noise or the fit's residual SD) where the
+    scale ``s >= 0`` is a free linear unknown, so only the *ratios* of
+    ``mean`` matter (a network's sum-normalised fractions work as they are);
+    ``s_hat`` is the least-squares scale of ``mean`` to the concentrations of
+    the fit without the prior, so ``sd`` is an SD in units of the largest
+    concentration (the paper's max-normalised metric). NaN in ``mean`` = no
+    prior on that metabolite. The prior enters at the last stage of the fit
+    (the concentrations are solved exactly for each nonlinear parameter
+    vector, so there is nothing to initialise with it); the Cramér-Rao %SD
+    leave it out.
+    """
+
+    mean: np.ndarray
+    sd: float | np.ndarray = 0.1
+
+    def __post_init__(self) -> None:
+        mean = np.asarray(self.mean, dtype=float).ravel()
+        sd = np.broadcast_to(np.asarray(self.sd, dtype=float), mean.shape).copy()
+        finite = np.isfinite(mean)
+        if np.any(mean[finite] < 0) or not np.any(mean[finite] > 0):
+            raise MRSDataError(
+                f"RatioPrior field 'mean': expected values >= 0 with at least one > 0, got {mean}"
+            )
+        if np.any(~(sd[finite] > 0)):
+            raise MRSDataError(f"RatioPrior field 'sd': expected values > 0, got {sd}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "sd", sd)
+
+    def weights(self, s_hat: float, sigma: float) -> np.ndarray:
+        """Row weights ``sigma / (sd_j s_hat max(mean))`` (0 where ``mean`` is NaN)."""
+        finite = np.isfinite(self.mean)
+        top = float(np.nanmax(self.mean)) * max(float(s_hat), 1e-300)
+        return np.where(finite, sigma / (np.asarray(self.sd) * top), 0.0)
+
+
 def resolve_config(mode: str, config: LCMConfig | None, overrides: Mapping[str, Any]) -> LCMConfig:
     """``config`` (default :class:`LCMConfig`) with ``overrides`` and the defaults of ``mode``.
 
@@ -83,13 +141,29 @@ def resolve_config(mode: str, config: LCMConfig | None, overrides: Mapping[str, 
     """
     if mode not in DEFAULT_PPM_RANGE:
         raise MRSDataError(f"argument 'mode': expected 'off', 'on' or 'diff', got {mode!r}")
-    cfg = replace(config or LCMConfig(), **overrides)
+    base = config or LCMConfig()
+    preset = overrides.get("preset", base.preset)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise MRSDataError(f"field 'preset': expected one of {sorted(PRESETS)}, got {preset!r}")
+        base = replace(base, **PRESETS[preset])
+    cfg = replace(base, **overrides)
     if cfg.ppm_range is None:
         cfg = replace(cfg, ppm_range=DEFAULT_PPM_RANGE[mode])
     if cfg.baseline is None:
         cfg = replace(cfg, baseline=mode != "diff")
-    if cfg.lineshape not in ("voigt", "kernel"):
+    if cfg.lineshape not in ("voigt", "kernel", "voigt+kernel"):
         raise MRSDataError(
-            f"field 'lineshape': expected 'voigt' or 'kernel', got {cfg.lineshape!r}"
+            "field 'lineshape': expected 'voigt', 'kernel' or 'voigt+kernel', got "
+            f"{cfg.lineshape!r}"
+        )
+    if cfg.kernel_width not in ("voigt", "lcmodel"):
+        raise MRSDataError(
+            f"field 'kernel_width': expected 'voigt' or 'lcmodel', got {cfg.kernel_width!r}"
+        )
+    if isinstance(cfg.baseline_lambda, str) and cfg.baseline_lambda not in ("auto", "lcmodel"):
+        raise MRSDataError(
+            "field 'baseline_lambda': expected a number, 'auto' or 'lcmodel', got "
+            f"{cfg.baseline_lambda!r}"
         )
     return cfg

@@ -9,7 +9,7 @@ from ...errors import MRSDataError
 from ...sim.basis import Basis
 from ...spectrum import Spectrum
 from ...types import EditState
-from .config import LCMConfig, resolve_config
+from .config import LCMConfig, RatioPrior, resolve_config
 from .model import LCMModel
 from .result import LCMFit
 from .solver import LCMSolver
@@ -52,15 +52,19 @@ class LCMFitter:
         self.model = LCMModel(basis, mode, cfg)
         self.solver = LCMSolver(self.model)
 
-    def fit(self, spectrum: Spectrum) -> LCMFit:
-        """Fit one spectrum (no batch dimension); :mod:`mrs_lib.fit.lcm` describes the model."""
+    def fit(self, spectrum: Spectrum, prior: RatioPrior | None = None) -> LCMFit:
+        """Fit one spectrum (no batch dimension); :mod:`mrs_lib.fit.lcm` describes the model.
+
+        ``prior``: an optional :class:`~mrs_lib.fit.lcm.config.RatioPrior` pulling the
+        concentration ratios towards another estimate (e.g. a network's).
+        """
         if spectrum.batch_shape:
             raise MRSDataError(
                 f"argument 'spectrum': expected a single spectrum, got batch shape "
                 f"{spectrum.batch_shape}; use fit_many()"
             )
         with blas_threads(self.config.blas_threads):
-            return self.solver.fit(spectrum)
+            return self.solver.fit(spectrum, prior)
 
     def fit_many(self, spectra: Spectrum) -> list[LCMFit]:
         """Fit every spectrum of a batch (any batch shape, flattened in C order)."""

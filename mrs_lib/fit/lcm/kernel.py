@@ -27,24 +27,45 @@ RFWHM, NSIDES_MIN, NSIDES_MAX, INC_MAX = 1.8, 5, 11, 15
 
 
 def kernel_size(fwhm_ppm: float, ppm_step: float) -> tuple[int, int]:
-    """``(K, inc)``: kernel points a side and their spacing in grid points (LCModel's rule)."""
-    k = max(NSIDES_MIN, round(0.5 * fwhm_ppm * RFWHM / ppm_step))
+    """``(K, inc)``: kernel points a side and their spacing in grid points (LCModel's rule).
+
+    ``NSIDES = NINT(0.5 FWHM RFWHM / PPMINC)`` (at least ``NSIDMN``), ``INCSID =
+    (NSIDES - 1) / NSIDMX + 1`` (integer division), then ``NSIDES =
+    NINT((NSIDES + 0.001) / INCSID)``; ``NINT`` rounds halves away from zero.
+    """
+    k = max(NSIDES_MIN, _nint(0.5 * fwhm_ppm * RFWHM / ppm_step))
     inc = (k - 1) // NSIDES_MAX + 1
-    k = round((k + 0.001) / inc)
+    k = _nint((k + 0.001) / inc)
     if inc > INC_MAX:
         inc, k = INC_MAX, NSIDES_MAX
     return int(k), int(inc)
+
+
+def _nint(x: float) -> int:
+    """Fortran's ``NINT`` for ``x >= 0``."""
+    return int(np.floor(x + 0.5))
 
 
 class Kernel:
     """A lineshape kernel of ``2 K + 1`` points ``h_hz`` apart on a time grid ``t`` (s).
 
     ``alpha`` weighs the roughness penalty (rows ``sqrt(alpha) D2 S``, in units
-    of the prior SD, on the kernel padded with a zero at each end).
+    of the prior SD, on the kernel padded with a zero at each end); with
+    ``about_identity`` the penalty is on ``S - delta`` (the kernel's departure
+    from no convolution: for a kernel on top of a fitted Voigt lineshape).
     """
 
-    def __init__(self, k: int, inc: int, h_hz: float, t: np.ndarray, alpha: float) -> None:
+    def __init__(
+        self,
+        k: int,
+        inc: int,
+        h_hz: float,
+        t: np.ndarray,
+        alpha: float,
+        about_identity: bool = False,
+    ) -> None:
         self.k, self.inc, self.h_hz, self.alpha = int(k), int(inc), float(h_hz), float(alpha)
+        self.about_identity = bool(about_identity)
         offsets = np.arange(-self.k, self.k + 1)
         self.table = np.exp(2j * np.pi * self.h_hz * offsets[:, None] * t[None, :])
         n = 2 * self.k + 1
@@ -73,7 +94,8 @@ class Kernel:
     def roughness(self, free: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         """Penalty rows ``sigma sqrt(alpha) D2 S`` and their derivative in the free coefficients."""
         w = sigma * np.sqrt(self.alpha)
-        return w * (self._d2_free @ free + self._d2_centre), w * self._d2_free
+        centre = 0.0 if self.about_identity else self._d2_centre
+        return w * (self._d2_free @ free + centre), w * self._d2_free
 
     def initial(self, fwhm_hz: float) -> np.ndarray:
         """Free coefficients of a Gaussian of ``fwhm_hz`` cut to the kernel (unit sum)."""

@@ -29,6 +29,7 @@ from ...spectrum import Spectrum
 from ...types import EditState
 from .config import DEFAULT_PPM_RANGE, LCMConfig
 from .kernel import Kernel, kernel_size
+from .mimic import PRELIMINARY_KNOT_PPM, preliminary_fwhm_hz
 from .resample import Zoom, resample_basis
 
 #: LCModel's prior SDs of metabolite shifts (ppm) that differ from the default 0.004
@@ -235,7 +236,7 @@ class LCMModel:
         """
         grid = self.grid
         _p0, _p1, delta, lor, gau2, gamma, eps = self.unpack(theta)
-        if self.kernel is not None:
+        if self.kernel is not None and not self.voigt_with_kernel:
             lor, gau2 = 0.0, 0.0
         a = -np.pi * (lor + gamma) + 2j * np.pi * (delta + eps) * grid.larmor
         n = grid.t.size
@@ -257,21 +258,43 @@ class LCMModel:
         """Switch the common Voigt lineshape of ``theta`` to a kernel; returns the new ``theta``.
 
         The kernel's size follows LCModel's rule from the FWHM of the extra
-        broadening at ``theta`` (Voigt of ``L`` plus the mean ``gamma_j`` and
-        ``g``); it starts as a Gaussian of that FWHM cut to its support.
+        broadening at ``theta`` (:meth:`extra_fwhm_hz`); it starts as a Gaussian
+        of that FWHM cut to its support.
         """
         grid = self.grid
-        _p0, _p1, _d, lor, gau2, gamma, _eps = self.unpack(theta)
-        f_l = max(0.0, float(lor + np.mean(gamma)))
-        f_g = float(np.sqrt(max(gau2, 0.0)))
-        fwhm_hz = 0.5346 * f_l + np.sqrt(0.2166 * f_l**2 + f_g**2)  # Voigt FWHM (Olivero)
+        fwhm_hz = self.extra_fwhm_hz(theta)
         ppm_step = 1.0 / (grid.nz * self.dwell_data * grid.larmor)
         k, inc = kernel_size(fwhm_hz / grid.larmor, ppm_step)
-        self.kernel = Kernel(k, inc, inc * ppm_step * grid.larmor, grid.t, alpha)
+        self.kernel = Kernel(
+            k, inc, inc * ppm_step * grid.larmor, grid.t, alpha, self.voigt_with_kernel
+        )
+        if self.voigt_with_kernel:  # the Voigt stays; the kernel starts as the identity
+            return np.concatenate([theta[: 5 + 2 * len(self.metabolites)], np.zeros(2 * k)])
         out = np.concatenate([theta[: 5 + 2 * len(self.metabolites)], self.kernel.initial(fwhm_hz)])
         out[3] = 0.0
         out[4] = 0.0
         return out
+
+    def extra_fwhm_hz(self, theta: np.ndarray) -> float:
+        """FWHM (Hz) of the extra broadening at ``theta`` that sizes the kernel.
+
+        ``kernel_width="voigt"``: the Voigt of ``L`` plus the mean ``gamma_j``
+        and ``g`` (Olivero's formula); ``"lcmodel"``: LCModel's ``FWHMST``, the
+        Gaussian of its preliminary fit
+        (:func:`~mrs_lib.fit.lcm.mimic.preliminary_fwhm_hz`).
+        """
+        _p0, _p1, _d, lor, gau2, gamma, _eps = self.unpack(theta)
+        f_l = max(0.0, float(lor + np.mean(gamma)))
+        f_g = float(np.sqrt(max(gau2, 0.0)))
+        if self.config.kernel_width == "lcmodel":
+            knots_hz = PRELIMINARY_KNOT_PPM * self.grid.larmor if self.config.baseline else 0.0
+            return preliminary_fwhm_hz(f_l, f_g, self.basis.lw_hz, knots_hz)
+        return float(0.5346 * f_l + np.sqrt(0.2166 * f_l**2 + f_g**2))
+
+    @property
+    def voigt_with_kernel(self) -> bool:
+        """True for ``lineshape="voigt+kernel"``: the kernel convolves the Voigt (both fitted)."""
+        return self.config.lineshape == "voigt+kernel"
 
     @property
     def dwell_data(self) -> float:
@@ -386,7 +409,8 @@ class LCMModel:
         cols[:, 5 : 5 + j] = per_gamma
         cols[:, 5 + j : 5 + 2 * j] = per_eps
         if self.kernel is not None and raw is not None:
-            cols[:, 3:5] = 0.0  # no Voigt terms beside the kernel
+            if not self.voigt_with_kernel:
+                cols[:, 3:5] = 0.0  # no Voigt terms beside the kernel
             # d/dS_k: the total without the kernel, times exp(2 pi i k h t) - 1.
             total_raw = c @ raw
             d_kernel = self.fft_win(total_raw[None, :] * self.kernel.shifted())

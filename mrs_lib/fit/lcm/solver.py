@@ -6,7 +6,8 @@ baseline are solved exactly (the penalised baseline is projected out, then
 NNLS); :func:`scipy.optimize.least_squares` moves the nonlinear parameters
 (variable projection, with Kaufman's Jacobian) from the best few points of a
 coarse (shift, phase) grid. The solver owns the baseline stiffness
-(``alpha``) and chooses it per spectrum when ``baseline_lambda="auto"``.
+(``alpha``) and chooses it per spectrum when ``baseline_lambda="auto"`` (or,
+with ``"lcmodel"``, LCModel's penalty and ``alphaB`` rule: :mod:`~mrs_lib.fit.lcm.mimic`).
 Cramér-Rao %SD follow from the linearised covariance of all parameters.
 """
 
@@ -18,8 +19,17 @@ import numpy as np
 from scipy.optimize import OptimizeResult, least_squares, nnls
 from scipy.stats import f as f_dist
 
+from ...errors import MRSDataError
 from ...spectrum import Spectrum
-from .config import LCMConfig
+from .config import LCMConfig, RatioPrior
+from .mimic import (
+    alphab_limits,
+    penalty_rows,
+    penalty_weight,
+    pick_alphab,
+    probability_to_reject,
+    regb_gram,
+)
 from .model import LCMModel
 from .result import SD_ON_BOUND, LCMFit
 
@@ -58,6 +68,10 @@ class LCMSolver:
         self.alpha = 0.0
         self._q_top = np.zeros((0, 0))
         self._q_bot = np.zeros((0, 0))
+        #: Rows of the baseline penalty (``alpha ||rows beta||^2``).
+        self._pen = np.zeros((0, 0))
+        #: (row weights, prior mean) of the active :class:`RatioPrior`, or None.
+        self._ratio: tuple[np.ndarray, np.ndarray] | None = None
 
     # ---------------------------------------------------------------- baseline stiffness
     def prepare(self, spectrum: Spectrum) -> None:
@@ -67,7 +81,7 @@ class LCMSolver:
         cfg = self.config
         if cfg.baseline:
             lam = cfg.baseline_lambda
-            self.set_lambda(1.0 if lam == "auto" else float(lam))
+            self.set_lambda(1.0 if isinstance(lam, str) else float(lam))
         else:
             n_win = self.model.grid.kidx.size
             self.alpha = 0.0
@@ -77,24 +91,28 @@ class LCMSolver:
     def set_lambda(self, lam: float) -> None:
         """Baseline stiffness ``alpha = lam * points per knot interval``; rebuild the projector."""
         grid = self.model.grid
-        n_win = grid.bmat.shape[0]
         self.lam = float(lam)
-        self.alpha = self.lam * grid.pts_per_knot
-        q, _ = np.linalg.qr(np.vstack([grid.bmat, np.sqrt(self.alpha) * grid.dmat]))
-        self._q_top, self._q_bot = q[:n_win], q[n_win:]
+        self.set_penalty(grid.dmat, self.lam * grid.pts_per_knot)
+
+    def set_penalty(self, rows: np.ndarray, alpha: float) -> None:
+        """Baseline penalty ``alpha ||rows beta||^2``; rebuild the projector."""
+        bmat = self.model.grid.bmat
+        self._pen, self.alpha = rows, float(alpha)
+        q, _ = np.linalg.qr(np.vstack([bmat, np.sqrt(self.alpha) * rows]))
+        self._q_top, self._q_bot = q[: bmat.shape[0]], q[bmat.shape[0] :]
 
     def baseline_dof(self) -> float:
         """Effective degrees of freedom of the penalised baseline.
 
         ``trace(B (B'B + a D'D)^-1 B')``.
         """
-        b, d = self.model.grid.bmat, self.model.grid.dmat
+        b, d = self.model.grid.bmat, self._pen
         lhs = b.T @ b + self.alpha * d.T @ d
         return float(np.trace(np.linalg.solve(lhs, b.T @ b)))
 
     def baseline_coefficients(self, resid: np.ndarray) -> np.ndarray:
         """Penalised least-squares baseline coefficients for the residual ``resid``."""
-        bmat, dmat = self.model.grid.bmat, self.model.grid.dmat
+        bmat, dmat = self.model.grid.bmat, self._pen
         lhs = bmat.T @ bmat + self.alpha * dmat.T @ dmat
         return np.linalg.solve(lhs, bmat.T @ resid)
 
@@ -134,6 +152,37 @@ class LCMSolver:
         self.set_lambda(chosen[0])
         return {"baseline_lambda": chosen[0], "baseline_p_value": chosen[1]}
 
+    def set_lcmodel_alphab(self, alphab: float, sdref: float, rmsamp: float) -> None:
+        """LCModel's baseline penalty for its ``alphaB`` (:mod:`~mrs_lib.fit.lcm.mimic`)."""
+        grid = self.model.grid
+        step = float(np.ptp(grid.ppm)) / max(1, grid.bmat.shape[1] - 3)
+        rows = penalty_rows(regb_gram(grid.bmat.shape[1]))
+        self.set_penalty(rows, penalty_weight(alphab, sdref, rmsamp, step))
+
+    def choose_alphab(
+        self, theta: np.ndarray, y: np.ndarray, sdref: float, rmsamp: float
+    ) -> dict[str, float]:
+        """LCModel's ``alphaB`` at fixed nonlinear parameters (:mod:`~mrs_lib.fit.lcm.mimic`).
+
+        The Reference Solution is the most flexible baseline (``ALPBMN``); of 25
+        log-spaced ``alphaB`` up to ``ALPBMX`` the largest whose probability to
+        reject stays at most 0.08 is kept.
+        """
+        a = self.model.columns(theta)[0]
+        lo, hi, _start = alphab_limits(self.config.knot_spacing_ppm)
+        grid_ab = np.geomspace(lo, hi, 25)
+        ssq, ndf_ref = [], 0.0
+        for k, ab in enumerate(grid_ab):
+            self.set_lcmodel_alphab(float(ab), sdref, rmsamp)
+            c, r = self.solve_linear(a, y)
+            ssq.append(float(r[: y.size] @ r[: y.size]))
+            if k == 0:
+                ndf_ref = self.baseline_dof() + float(np.sum(c > 0)) + theta.size
+        prej = [probability_to_reject(v, ssq[0], ndf_ref, y.size) for v in ssq]
+        k = pick_alphab(grid_ab, np.asarray(prej))
+        self.set_lcmodel_alphab(float(grid_ab[k]), sdref, rmsamp)
+        return {"baseline_alphab": float(grid_ab[k]), "baseline_prej": prej[k]}
+
     # ---------------------------------------------------------------- variable projection
     def project(self, v: np.ndarray) -> np.ndarray:
         """``P [v; 0]``: remove the (penalised) baseline's reach from data-row vectors ``v``."""
@@ -143,13 +192,50 @@ class LCMSolver:
         return np.concatenate([v - self._q_top @ coef, -(self._q_bot @ coef)], axis=0)
 
     def solve_linear(self, a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """NNLS for concentrations, baseline projected out; returns (c, reduced residual)."""
+        """NNLS for concentrations, baseline projected out; returns (c, reduced residual).
+
+        With an active :class:`~mrs_lib.fit.lcm.config.RatioPrior` its rows
+        ``w_j (C_j - s m_j)`` and the free scale ``s`` join the NNLS (the residual
+        gets those rows at its end; ``s`` is not returned).
+        """
         pa, py = self.project(a), self.project(y)
+        j = a.shape[1]
+        if self._ratio is not None:
+            w, m = self._ratio
+            rows = np.flatnonzero(w > 0)
+            prior_a = np.zeros((rows.size, j + 1))
+            prior_a[np.arange(rows.size), rows] = w[rows]
+            prior_a[:, j] = -w[rows] * m[rows]
+            pa = np.vstack([np.hstack([pa, np.zeros((pa.shape[0], 1))]), prior_a])
+            py = np.concatenate([py, np.zeros(rows.size)])
         scale = np.linalg.norm(pa, axis=0)
         scale[scale == 0] = 1.0
-        c, _ = nnls(pa / scale, py, maxiter=50 * a.shape[1])
+        c, _ = nnls(pa / scale, py, maxiter=50 * pa.shape[1])
         c = c / scale
-        return c, py - pa @ c
+        return c[:j], py - pa @ c
+
+    def _ratio_rows(self) -> int:
+        return 0 if self._ratio is None else int(np.count_nonzero(self._ratio[0] > 0))
+
+    def set_ratio_prior(
+        self, prior: RatioPrior | None, theta: np.ndarray, y: np.ndarray, sigma: float
+    ) -> None:
+        """Activate ``prior`` (None: none) scaled at the prior-free concentrations at ``theta``."""
+        self._ratio = None
+        if prior is None:
+            return
+        j = len(self.model.metabolites)
+        if prior.mean.size != j:
+            raise MRSDataError(
+                f"RatioPrior field 'mean': expected {j} values for {self.model.metabolites}, "
+                f"got {prior.mean.size}"
+            )
+        c, _ = self.solve_linear(self.model.columns(theta)[0], y)
+        m = np.nan_to_num(prior.mean)
+        s_hat = float(m @ c / (m @ m))
+        if not s_hat > 0:
+            s_hat = float(c.max()) / float(m.max()) if c.max() > 0 else 1.0
+        self._ratio = (prior.weights(s_hat, sigma), m)
 
     def state(self, theta: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         """Everything at ``theta``: modified FIDs, spectra, NNLS concentrations, reduced residual.
@@ -167,7 +253,9 @@ class LCMSolver:
         """Kaufman's VarPro Jacobian ``-P d(A c)/d(theta)`` plus the prior rows."""
         _prior_r, prior_j = self.model.prior(theta, sigma)
         jac_model = self.model.model_jacobian(theta, st["c"], st["s"], st["g"])
-        return np.vstack([-self.project(jac_model), prior_j])
+        # the ratio prior's rows depend on theta only through c: zero in Kaufman's Jacobian
+        ratio = np.zeros((self._ratio_rows(), theta.size))
+        return np.vstack([-self.project(jac_model), ratio, prior_j])
 
     def fit_sd(self, theta: np.ndarray, reduced: np.ndarray, n_data: int) -> float:
         """Residual SD of the fit: data rows of the reduced residual over its degrees of freedom.
@@ -211,8 +299,19 @@ class LCMSolver:
                 break
         return starts
 
-    def fit(self, spectrum: Spectrum) -> LCMFit:
-        """Fit one spectrum (no batch dimension, BLAS threads set by the caller)."""
+    def fit(self, spectrum: Spectrum, prior: RatioPrior | None = None) -> LCMFit:
+        """Fit one spectrum (no batch dimension, BLAS threads set by the caller).
+
+        ``prior``: a :class:`~mrs_lib.fit.lcm.config.RatioPrior` on the
+        concentration ratios, active in the last stage of the fit.
+        """
+        self._ratio = None
+        try:
+            return self._fit(spectrum, prior)
+        finally:
+            self._ratio = None
+
+    def _fit(self, spectrum: Spectrum, prior: RatioPrior | None) -> LCMFit:
         self.prepare(spectrum)
         model, cfg = self.model, self.config
         model.kernel = None  # the Voigt lineshape first; a kernel is sized per spectrum
@@ -271,14 +370,31 @@ class LCMSolver:
             if fit_sd > 1.05 * prior_sd[0]:
                 prior_sd[0] = fit_sd
                 refit = True
-        if cfg.lineshape == "kernel":
+        if cfg.lineshape in ("kernel", "voigt+kernel"):
             x = model.enable_kernel(x, cfg.kernel_alpha)
             lo, hi = model.bounds()
             x = np.clip(x, lo + 1e-9, hi - 1e-9)
             refit = True
+        if prior is not None:
+            self.set_ratio_prior(prior, x, y, prior_sd[0])
+            cache.clear()
+            refit = True
         chosen: dict[str, float] = {}
         if cfg.baseline and cfg.baseline_lambda == "auto":
             chosen = self.choose_lambda(x, y)
+            cache.clear()
+            refit = True
+        elif cfg.baseline and cfg.baseline_lambda == "lcmodel":
+            # LCModel: a full fit at its starting alphaB, then alphaB chosen at that fit.
+            rmsamp = float(np.sqrt(np.mean(np.abs(spec) ** 2))) / scale
+            sdref = max(self.fit_sd(x, state(x)["r"], y.size), sigma)
+            self.set_lcmodel_alphab(alphab_limits(cfg.knot_spacing_ppm)[2], sdref, rmsamp)
+            cache.clear()
+            best = run(x, cfg.max_nfev)
+            nfev += int(best.nfev)
+            x = best.x
+            sdref = max(self.fit_sd(x, state(x)["r"], y.size), sigma)
+            chosen = self.choose_alphab(x, y, sdref, rmsamp)
             cache.clear()
             refit = True
         if refit:
@@ -329,6 +445,7 @@ class LCMSolver:
         sd = self.crlb(theta, c, s, a, residual_sd=residual_sd, sigma=prior_sigma)
         p0, p1, delta, lor, gau2, gamma, eps = model.unpack(theta)
         phase = model.phase(theta)
+        voigt_off = model.kernel is not None and not model.voigt_with_kernel
         return LCMFit(
             metabolites=model.metabolites,
             concentrations=c * scale,
@@ -338,8 +455,8 @@ class LCMSolver:
             phase1_deg_per_ppm=float(np.rad2deg(p1)),
             pivot_ppm=grid.pivot,
             shift_ppm=float(delta),
-            lorentzian_hz=0.0 if model.kernel else float(lor),
-            gaussian_hz=0.0 if model.kernel else float(np.sqrt(max(gau2, 0.0))),
+            lorentzian_hz=0.0 if voigt_off else float(lor),
+            gaussian_hz=0.0 if voigt_off else float(np.sqrt(max(gau2, 0.0))),
             damping_hz=np.asarray(gamma, dtype=float).copy(),
             shifts_ppm=np.asarray(eps, dtype=float).copy(),
             ppm=grid.ppm.copy(),
@@ -390,7 +507,7 @@ class LCMSolver:
         (zero) gets :data:`SD_ON_BOUND`.
         """
         model = self.model
-        bmat, dmat = model.grid.bmat, model.grid.dmat
+        bmat, dmat = model.grid.bmat, self._pen
         j = len(model.metabolites)
         free = c > 1e-6 * max(float(c.max()), 1e-300)
         nb = bmat.shape[1]
