@@ -15,7 +15,7 @@ import shlex
 
 from . import _types
 from ._registry import Runner, command
-from .train import _json_ready
+from .train import _json_ready, print_metric_table
 
 
 def _build_command(args: argparse.Namespace) -> str:
@@ -103,13 +103,7 @@ def _ensemble(p: argparse.ArgumentParser) -> Runner:
             print(json.dumps(_json_ready(res), indent=2))
             return 0
         print(f"ensemble {name} ({res['members']} members): n={res['n']} seed={args.seed}")
-        print(f"{'':6s} {'MAE':>8s} {'signed':>8s} {'slope':>7s} {'R^2':>7s}")
-        for m in res["metabolites"]:
-            print(
-                f"{m:6s} {res['mae'][m]:8.4f} {res['signed_error'][m]:+8.4f} "
-                f"{res['slope'][m]:7.3f} {res['r2'][m]:7.3f}"
-            )
-        print(f"total MAE {res['mae_total']:.4f}")
+        print_metric_table(res)
         return 0
 
     return run

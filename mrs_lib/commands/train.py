@@ -26,6 +26,17 @@ SCALE_DEFAULTS: dict[str, tuple[int, int, int, str]] = {
 }
 
 
+def print_metric_table(res: dict[str, Any]) -> None:
+    """Per-metabolite MAE, signed error, slope and R^2, then the total (``mrs evaluate``)."""
+    print(f"{'':6s} {'MAE':>8s} {'signed':>8s} {'slope':>7s} {'R^2':>7s}")
+    for m in res["metabolites"]:
+        print(
+            f"{m:6s} {res['mae'][m]:8.4f} {res['signed_error'][m]:+8.4f} "
+            f"{res['slope'][m]:7.3f} {res['r2'][m]:7.3f}"
+        )
+    print(f"total MAE {res['mae_total']:.4f}")
+
+
 def _json_ready(obj: Any) -> Any:
     """NaN/inf -> None so the output is strict JSON."""
     if isinstance(obj, float):
@@ -314,13 +325,7 @@ def _evaluate(p: argparse.ArgumentParser):
             f"{res['model']} {args.checkpoint}: "
             f"n={res['n']} seed={res['seed']} synth={res['synth']}"
         )
-        print(f"{'':6s} {'MAE':>8s} {'signed':>8s} {'slope':>7s} {'R^2':>7s}")
-        for m in res["metabolites"]:
-            print(
-                f"{m:6s} {res['mae'][m]:8.4f} {res['signed_error'][m]:+8.4f} "
-                f"{res['slope'][m]:7.3f} {res['r2'][m]:7.3f}"
-            )
-        print(f"total MAE {res['mae_total']:.4f}")
+        print_metric_table(res)
         return 0
 
     return run
