@@ -532,11 +532,13 @@ PIPELINE: tuple[tuple[str, str, str], ...] = (
     ("4", "Training on 10k / 100k spectra", "mrs_lib.train"),
     ("5", "Phantom validation: the sim-to-real gap", "mrs_lib.io, mrs_lib.metrics"),
     ("6", "LCModel comparison: one quantifier interface", "mrs_lib.fit, mrs_lib.quantify"),
+    ("7", "Closing the gap: external bench, randomisation, referencing", "mrs_lib.bench"),
+    ("8", "Your own data: preprocessing, uncertainty, report", "mrs_lib.preprocess, .uncertainty"),
 )
 
 
 def pipeline_figure(stages: Sequence[tuple[str, str, str]] = PIPELINE) -> Figure:
-    """Draw the book's pipeline (spin physics to the LCModel comparison) as a flow chart.
+    """Draw the book's pipeline (spin physics to quantifying your own data) as a flow chart.
 
     One box per stage, top to bottom in data-flow order, each labelled with its
     chapter and the library modules that implement it. Used by the introduction.

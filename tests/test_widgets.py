@@ -187,7 +187,7 @@ def test_pipeline_figure_has_a_box_per_stage() -> None:
     try:
         boxes = [t for t in fig.axes[0].texts if t.get_bbox_patch() is not None]
         assert [b.get_text() for b in boxes] == [s[1] for s in widgets.PIPELINE]
-        assert len(widgets.PIPELINE) == 7
+        assert len(widgets.PIPELINE) == 9
     finally:
         plt.close(fig)
 
