@@ -354,7 +354,7 @@ class LCDecoder:
         prior_sd: float = 0.1,
         init: dict[str, float] | None = None,
     ) -> DecoderFit:
-        """Adapt the decoder to one acquisition (see :meth:`_fit`); BLAS runs on one thread
+        """Adapt the decoder to one acquisition (see ``_fit``); BLAS runs on one thread
         (small matrices: threads only cost here)."""
         with blas_threads(1):
             return self._fit(spectra, prior_mean, prior_sd, init)

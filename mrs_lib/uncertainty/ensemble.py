@@ -4,7 +4,7 @@ The file (:data:`ENSEMBLE_FORMAT`, written with ``torch.save`` and read with
 ``weights_only=True``) holds the members as model dictionaries of
 :func:`mrs_lib.train.checkpoint.model_blob` (float16 weights), the data facts
 they share (synthesis preset, basis, input channels), and, once
-:func:`mrs_lib.uncertainty.calibration.calibrate_ensemble` has run, the
+:func:`mrs_lib.uncertainty.calibration.calibrate` has run, the
 calibration of the spread and the training-domain limits
 (:mod:`mrs_lib.uncertainty.domain`). The ensemble's estimate is the member
 mean (Lakshminarayanan et al., 2017); its spread, the standard deviation over

@@ -15,7 +15,7 @@ Three choices of LCModel's (``LCModel.f``) that the default fit makes otherwise:
   16, -9, 0, 1 in the interior; its square root is scaled by ``delta^-4`` for
   normalised B-splines) and ``SDREF`` the fit's residual SD: on splines in the
   fit's units the weight is ``(SDREF alphaB / (RMSAMP delta^3))^2``;
-* **the baseline stiffness** (:func:`choose_alphab`): LCModel's criterion is
+* **the baseline stiffness** (``LCMSolver.choose_alphab``): LCModel's criterion is
   CONTIN's: against the Reference Solution at the most flexible ``alphaB``
   (``ALPBMN``), the F-ratio ``((SSQ - SSQref) / NDFref) / (SSQref / (NY -
   NDFref))`` with ``NDFref`` the reference's effective number of parameters
@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.stats import f as f_dist
 
-#: LCModel's ALPBMN, ALPBST, ALPBMX (for DKNTMN_STANDARD = 0.075 ppm) and PRMNMX(*, 1).
+#: LCModel's ALPBMN, ALPBST, ALPBMX (for DKNTMN_STANDARD = 0.075 ppm) and ``PRMNMX(*, 1)``.
 ALPHAB_MIN, ALPHAB_START, ALPHAB_MAX, KNOT_STANDARD_PPM = 1.7e-3, 2.5e-3, 0.84, 0.075
 PREJ_RANGE = (0.02, 0.08)
 #: Knot spacing (ppm) of LCModel's preliminary baseline: max(DKNTMN, RBACKG(1) x FWHMST input).
