@@ -124,7 +124,7 @@ def load_model(
                 raise
             path, record = artifacts.load(name + ".pt")
     blob = read_checkpoint(path)
-    model = _model_of(path, blob)
+    model = model_from_blob(path, blob)
     model.to(resolve_device(device)).eval()
     meta = {k: v for k, v in blob.items() if k != "state_dict"}
     data = meta.get("data")
@@ -186,8 +186,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return blob
 
 
-def _model_of(path: Path, blob: Mapping[str, Any]) -> QuantNet:
-    """The network a checkpoint dictionary describes, with its weights loaded (float32)."""
+def model_from_blob(path: Path, blob: Mapping[str, Any]) -> QuantNet:
+    """The network a checkpoint dictionary ``blob`` (read from ``path``, named in errors)
+    describes, with its weights loaded (float32)."""
     name = blob.get("model_name")
     if not isinstance(name, str) or name not in MODEL_NAMES:
         found = name if "model_name" in blob else "missing"
@@ -494,6 +495,7 @@ __all__ = [
     "export_model",
     "load_model",
     "model_blob",
+    "model_from_blob",
     "read_checkpoint",
     "resume_run",
     "run_settings",

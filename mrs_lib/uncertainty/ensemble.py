@@ -25,7 +25,7 @@ import torch
 from .. import artifacts
 from ..errors import MRSError, MRSFormatError
 from ..models import QuantNet
-from ..train.checkpoint import _model_of, load_model, model_blob
+from ..train.checkpoint import load_model, model_blob, model_from_blob
 from ..train.evaluate import predict
 from ..types import METABOLITES
 
@@ -209,7 +209,7 @@ def ensemble_from_blob(
     for i, member in enumerate(blob["members"]):
         if not isinstance(member, dict):
             raise MRSFormatError(path, f"members[{i}]", "a model dictionary", type(member).__name__)
-        model = _model_of(path, member)
+        model = model_from_blob(path, member)
         model.eval()
         members.append(model)
         metas.append({k: v for k, v in member.items() if k != "state_dict"})
