@@ -112,6 +112,18 @@ def test_make_wrapped_composes_and_shares_networks() -> None:
     assert isinstance(tuned, DecoderQuantifier) and tuned.prior_sd == 0.3
 
 
+def test_decoder_without_a_network_is_the_plain_fit(basis: Basis) -> None:
+    """``tta+none``: no network, no prior: exactly the decoder's own fit; only tta takes it."""
+    q = make_wrapped("tta+none", basis)
+    assert isinstance(q, DecoderQuantifier) and q.inner is None and q.name == "tta+none"
+    assert describe("tta+none") == ("none", "tta")
+    acq = phantom(basis, shift_hz=1.0, phase_deg=3.0, seed=5)
+    plain = LCDecoder(basis).fit(acq).concentrations
+    np.testing.assert_allclose(q.quantify(acq).concentrations[0], plain, rtol=1e-9)
+    with pytest.raises(MRSError, match="only the decoder"):
+        make_wrapped("hybrid+none", basis)
+
+
 # ---------------------------------------------------------------------------- ref
 @pytest.mark.parametrize(
     ("shift_hz", "phase_deg"),
@@ -174,6 +186,46 @@ def test_decoder_recovers_nuisance_and_concentrations(basis: Basis) -> None:
     assert fit.lorentzian_hz == pytest.approx(3.0, abs=0.5)
     assert fit.gaussian_hz == pytest.approx(4.0, abs=1.0)
     assert norm_error(fit.concentrations) < 0.01
+
+
+def test_decoder_jacobian_matches_finite_differences(basis: Basis) -> None:
+    """Kaufman's analytic Jacobian, per-metabolite shifts and dampings included, against
+    central differences of the projected model (every parameter away from zero)."""
+    dec = LCDecoder(basis, metabolite_shift_sd_ppm=0.01, metabolite_damping_sd_hz=0.5)
+    dec.fit(phantom(basis, seed=1))  # prepares the grid and the parameter layout
+    rng = np.random.default_rng(0)
+    j = len(basis.metabolites)
+    theta = np.concatenate(
+        [[1.0, 4.0, 1.0, 2.0, 3.0, 0.2, 1.0], rng.normal(0, 0.3, j), rng.normal(0, 0.3, j)]
+    )
+    x = rng.uniform(0.5, 2.0, 2 * j)
+    analytic = dec._jacobian(theta, x, dec._windowed(theta))
+
+    def model(th: np.ndarray) -> np.ndarray:
+        return dec.project(dec._split(dec._real(dec.components(th)))) @ x
+
+    numeric = np.zeros_like(analytic)
+    for k in range(theta.size):
+        step = np.zeros_like(theta)
+        step[k] = 1e-5 * max(1.0, abs(theta[k]))
+        numeric[:, k] = -(model(theta + step) - model(theta - step)) / (2 * step[k])
+    assert analytic.shape == (numeric.shape[0], 7 + 2 * j)
+    rel = np.abs(analytic - numeric).max(axis=0) / np.abs(numeric).max(axis=0)
+    assert rel.max() < 1e-5
+
+
+def test_decoder_recovers_a_per_metabolite_damping(basis: Basis) -> None:
+    """One metabolite broadened by 1.5 Hz more than the rest: the damping finds it."""
+    clean = phantom(basis, noise=0.001, seed=3)
+    k = basis.index("NAA")
+    extra = np.zeros(len(basis))
+    extra[k] = 1.5
+    t = clean.off.time_s()
+    comps = basis.map(lambda s: s.replace(fid=s.fid * np.exp(-np.pi * extra[:, None] * t)))
+    acq = comps.mix(CONC[None, :]).map(lambda s: s.broaden(1.0, 2.0)[0])
+    fit = LCDecoder(basis, metabolite_damping_sd_hz=0.5, metabolite_shift_sd_ppm=0.0).fit(acq)
+    plain = LCDecoder(basis, metabolite_shift_sd_ppm=0.0).fit(acq)
+    assert norm_error(fit.concentrations) < 0.5 * norm_error(plain.concentrations)
 
 
 def test_decoder_adapted_estimate_beats_the_network_seed(basis: Basis) -> None:

@@ -190,18 +190,42 @@ def test_robust_preset_over_a_bank(cache: Path) -> None:
     np.testing.assert_array_equal(batch.x, again.x)
 
 
-def test_robust_ref_differs_from_robust_only_in_offset_and_phase() -> None:
-    """``robust-ref``: the robust preset with the residual offset and phase of the referencing."""
-    from mrs_lib.synth.augment import FrequencyShift, ZeroOrderPhase
-    from mrs_lib.synth.config import RESIDUAL_PHASE_DEG, RESIDUAL_SHIFT_HZ
+def test_robust_ref_is_robust_without_the_unidentifiable_scales(plan: GridPlan) -> None:
+    """``robust-ref``: residual offset, phase and water; T2 as readout decay; no editing efficiency.
+
+    Oracle for identifiability: under its T2 augmentation every metabolite's
+    FID still starts at its concentration (weight 1 at t = 0), so the amplitude
+    a network must read is the label; under ``robust``'s it is scaled by
+    ``exp(-TE / T2)``, which the spectrum does not reveal.
+    """
+    from mrs_lib.synth.augment import FrequencyShift, ResidualWater, ZeroOrderPhase
+    from mrs_lib.synth.config import RESIDUAL_PHASE_DEG, RESIDUAL_SHIFT_HZ, RESIDUAL_WATER_LEVEL
 
     robust, ref = SynthConfig.preset("robust"), SynthConfig.preset("robust-ref")
-    assert ref.name == "robust-ref" and len(ref.augmentations) == len(robust.augmentations)
-    for a, b in zip(robust.augmentations, ref.augmentations, strict=True):
+    assert ref.name == "robust-ref"
+    assert EditingEfficiency not in [type(a) for a in ref.augmentations]
+    assert EditingEfficiency in [type(a) for a in robust.augmentations]
+    assert len(ref.augmentations) == len(robust.augmentations) - 1
+    others = [a for a in robust.augmentations if not isinstance(a, EditingEfficiency)]
+    for a, b in zip(others, ref.augmentations, strict=True):
         if isinstance(a, FrequencyShift):
             assert b == FrequencyShift(RESIDUAL_SHIFT_HZ) and a.shift_hz == (-20.0, 20.0)
         elif isinstance(a, ZeroOrderPhase):
             assert b == ZeroOrderPhase(RESIDUAL_PHASE_DEG) and a.phase_deg == (-90.0, 90.0)
+        elif isinstance(a, T2Relaxation):
+            assert a.te_ms == 68.0 and b == T2Relaxation(a.t2_ms, 0.0, a.n_metabolites)
+        elif isinstance(a, ResidualWater):
+            assert b.level == RESIDUAL_WATER_LEVEL and b.level[1] <= a.level[0]  # below full
+            assert dataclasses.replace(b, level=a.level) == a
         else:
             assert a == b
     assert SynthConfig.from_dict(ref.to_dict()) == ref
+    t2_aug = next(a for a in ref.augmentations if isinstance(a, T2Relaxation))
+    st = _state(plan, 1)
+    t2 = np.array([[100.0, 200.0, 300.0, 400.0, 500.0]])
+    t2_aug.apply(st, {"t2_ms": t2})
+    assert st.comp is not None
+    np.testing.assert_allclose(st.comp[0, :, 0], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        st.comp[0, 0, 100] / st.comp[0, 0, 0], np.exp(-st.t[100] / 0.1), rtol=1e-5
+    )

@@ -6,7 +6,7 @@ fitters (the project's ``paper`` protocol at the data's field)::
 
     Y_s(v) = exp(i (phi0 + phi1 (ppm - pivot) + [s = on] dphi))
              sum_j C_j FFT[ b_j^s(t) exp(-pi L t - (pi G t)^2 / 4 ln 2
-                            + 2 pi i (delta + eps_j + [s = on] ddelta) t) ](v)
+                            - pi l_j t + 2 pi i (delta + eps_j + [s = on] ddelta) t) ](v)
 
 * ``b_j^s`` the basis FID of metabolite ``j`` in edit state ``s``; OFF and ON
   share the concentrations ``C_j`` (one sample, two acquisitions);
@@ -14,7 +14,10 @@ fitters (the project's ``paper`` protocol at the data's field)::
   (prior SD ``metabolite_shift_sd_ppm``: another simulation puts peaks a
   little elsewhere), ``phi0``/``phi1`` zero/first-order phase, ``L``/``G``
   extra Lorentzian/Gaussian FWHM (Hz; ``L`` may go down to minus the basis
-  line), ``ddelta``/``dphi`` a small ON-against-OFF mismatch.
+  line), ``l_j`` an extra Lorentzian per metabolite (prior SD
+  ``metabolite_damping_sd_hz``, as LCModel's per-metabolite damping: T2
+  differs between metabolites), ``ddelta``/``dphi`` a small ON-against-OFF
+  mismatch.
 
 The rows fitted are the OFF spectrum and the DIFF (``ON - OFF``, where the
 edited signals are), each with a smooth complex cubic B-spline baseline
@@ -130,12 +133,24 @@ class LCDecoder:
         of the OFF and (stiffer: baselines of ON and OFF mostly cancel) the DIFF rows.
     max_nfev
         Model evaluations of the nonlinear adaptation.
+
+    The defaults of the baseline and of the per-metabolite priors were chosen on
+    a development bench of simulated spectra only: the Swansea design at level
+    (c) rendered from three basis variants drawn with held-out seeds
+    (:func:`mrs_lib.sim.variants.draw_variant`, seeds 31337-31339), never from
+    the external basis. Knots every 0.15 ppm (LCModel's spacing) instead of
+    0.4, shift SD 0.005 instead of 0.01 ppm and a damping SD of 0.25 Hz took
+    the mean MAE over the five metabolites from 0.061 (the first two
+    variants) to 0.038 (all three; the LCModel-style fit: 0.054).
     zero_fill
         Zero-filling factor of the spectra.
     phase1_sd_deg_per_ppm, mismatch_sd_hz, mismatch_sd_deg, metabolite_shift_sd_ppm
         Prior SDs of the first-order phase, the ON/OFF mismatch and a shift per
         metabolite (0 = no per-metabolite shifts; bounds at 3 SD): the basis's
         peaks may sit a little away from the data's (another simulation).
+    metabolite_damping_sd_hz
+        Prior SD of an extra Lorentzian per metabolite (0 = none; bounds at
+        3 SD, and at most half the basis line below zero).
     from_diff
         Metabolites reported from the DIFF rows' concentrations (the rest from
         the OFF rows'), as the LCModel-style fit's ``off+diff`` strategy.
@@ -147,7 +162,7 @@ class LCDecoder:
         *,
         ppm_range: tuple[float, float] = (1.8, 4.2),
         states: tuple[str, ...] = ("off", "on"),
-        knot_spacing_ppm: float = 0.4,
+        knot_spacing_ppm: float = 0.15,
         baseline_lambda: float = 1.0,
         diff_baseline_lambda: float = 100.0,
         max_nfev: int = 60,
@@ -155,7 +170,8 @@ class LCDecoder:
         phase1_sd_deg_per_ppm: float = 5.0,
         mismatch_sd_hz: float = 0.5,
         mismatch_sd_deg: float = 3.0,
-        metabolite_shift_sd_ppm: float = 0.01,
+        metabolite_shift_sd_ppm: float = 0.005,
+        metabolite_damping_sd_hz: float = 0.25,
         from_diff: tuple[str, ...] = ("GABA",),
     ) -> None:
         if not set(states) <= {"off", "on"} or "off" not in states:
@@ -173,6 +189,12 @@ class LCDecoder:
         self.zero_fill = int(zero_fill)
         self.prior_sds = np.array([phase1_sd_deg_per_ppm, mismatch_sd_hz, mismatch_sd_deg])
         self.metabolite_shift_sd_ppm = float(metabolite_shift_sd_ppm)
+        self.metabolite_damping_sd_hz = float(metabolite_damping_sd_hz)
+        if self.metabolite_shift_sd_ppm < 0 or self.metabolite_damping_sd_hz < 0:
+            raise MRSDataError(
+                "fields 'metabolite_shift_sd_ppm', 'metabolite_damping_sd_hz': expected >= 0"
+            )
+        self._n_eps = 0
         self.from_diff = tuple(from_diff)
         self._eps_sd_hz = 0.0
         self._key: tuple[float, ...] | None = None
@@ -248,14 +270,25 @@ class LCDecoder:
     def _windowed(self, theta: np.ndarray) -> np.ndarray:
         """Modified basis FIDs ``g[state, J, t]`` (before the FFT and the phase)."""
         d, _p0, _p1, lor, gau, d_on, _p_on = theta[: len(THETA_NAMES)]
-        eps = theta[len(THETA_NAMES) :]
+        eps, damp = self._per_metabolite(theta)
         t = self._t
         w = np.exp(-np.pi * lor * t - (np.pi * gau * t) ** 2 / _FOUR_LN2 + 2j * np.pi * d * t)
-        w = w * np.exp(2j * np.pi * eps[:, None] * t) if eps.size else w[None, :]
+        if eps.size or damp.size:
+            j = self._fid.shape[1]
+            e = eps if eps.size else np.zeros(j)
+            dl = damp if damp.size else np.zeros(j)
+            w = w * np.exp((2j * np.pi * e[:, None] - np.pi * dl[:, None]) * t)
+        else:
+            w = w[None, :]
         g = self._fid * w[None]
         if "on" in self.states:
             g[self.states.index("on")] *= np.exp(2j * np.pi * d_on * t)
         return g
+
+    def _per_metabolite(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The per-metabolite shifts ``eps_j`` and dampings ``l_j`` in ``theta`` (maybe empty)."""
+        k = len(THETA_NAMES)
+        return theta[k : k + self._n_eps], theta[k + self._n_eps :]
 
     def _phase(self, theta: np.ndarray) -> np.ndarray:
         """Phase factors ``[state, point]``."""
@@ -339,12 +372,15 @@ class LCDecoder:
         if "on" in self.states:
             on[self.states.index("on")] = 1.0
         cols += [on[:, None] * 2j * np.pi * total_t, on[:, None] * 1j * deg * model]
-        per_eps = 2j * np.pi * ph[:, None, :] * c[None, :, None] * tj  # [S, J, W]
-        n_eps = theta.size - len(THETA_NAMES)
+        per_met = ph[:, None, :] * c[None, :, None] * tj  # [S, J, W]
+        eps, damp = self._per_metabolite(theta)
         dz = np.stack(cols, axis=1)  # [S, 7, W]
-        if n_eps:
-            dz = np.concatenate([dz, per_eps], axis=1)
-        return dz
+        parts = [dz]
+        if eps.size:
+            parts.append(2j * np.pi * per_met)
+        if damp.size:
+            parts.append(-np.pi * per_met)
+        return np.concatenate(parts, axis=1)
 
     # ---------------------------------------------------------------- fit
     def fit(
@@ -390,13 +426,23 @@ class LCDecoder:
         start.update(init or {})
         j = len(self.metabolites)
         n_eps = j if self.metabolite_shift_sd_ppm > 0 else 0
+        n_damp = j if self.metabolite_damping_sd_hz > 0 else 0
+        self._n_eps = n_eps
         eps_max = 3.0 * self.metabolite_shift_sd_ppm * spectra.off.larmor_mhz
-        x0 = np.array([start[k] for k in THETA_NAMES] + [0.0] * n_eps, dtype=float)
         lw = self.basis.lw_hz
+        damp_hi = 3.0 * self.metabolite_damping_sd_hz
+        damp_lo = min(damp_hi, 0.5 * lw)
+        x0 = np.array([start[k] for k in THETA_NAMES] + [0.0] * (n_eps + n_damp), dtype=float)
         lo = np.array(
-            [x0[0] - 8.0, -np.inf, -45.0, -0.9 * lw, 0.0, -3.0, -30.0] + [-eps_max] * n_eps
+            [x0[0] - 8.0, -np.inf, -45.0, -0.9 * lw, 0.0, -3.0, -30.0]
+            + [-eps_max] * n_eps
+            + [-damp_lo] * n_damp
         )
-        hi = np.array([x0[0] + 8.0, np.inf, 45.0, 30.0, 30.0, 3.0, 30.0] + [eps_max] * n_eps)
+        hi = np.array(
+            [x0[0] + 8.0, np.inf, 45.0, 30.0, 30.0, 3.0, 30.0]
+            + [eps_max] * n_eps
+            + [damp_hi] * n_damp
+        )
         x0 = np.clip(x0, lo + 1e-6, hi - 1e-6)
         self._eps_sd_hz = self.metabolite_shift_sd_ppm * spectra.off.larmor_mhz
         raw = None if prior_mean is None else np.asarray(prior_mean, dtype=float).ravel()
@@ -473,8 +519,13 @@ class LCDecoder:
         """
         extra_idx = [2, 5, 6] if "on" in self.states else [2]
         extra_sd = self.prior_sds[: len(extra_idx)]
-        n_eps = x0.size - len(THETA_NAMES)
-        eps_sd = max(self._eps_sd_hz, 1e-12)
+        n_per = x0.size - len(THETA_NAMES)
+        per_sd = np.concatenate(
+            [
+                np.full(self._n_eps, max(self._eps_sd_hz, 1e-12)),
+                np.full(n_per - self._n_eps, max(self.metabolite_damping_sd_hz, 1e-12)),
+            ]
+        )
         n_prior = 0 if prior is None else prior[0].size * len(self.states)
         cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -491,7 +542,7 @@ class LCDecoder:
         def fun(theta: np.ndarray) -> np.ndarray:
             _c, r, _g = state(theta)
             extra = theta[extra_idx] / extra_sd
-            return np.concatenate([r / sigma, extra, theta[len(THETA_NAMES) :] / eps_sd])
+            return np.concatenate([r / sigma, extra, theta[len(THETA_NAMES) :] / per_sd])
 
         def jac(theta: np.ndarray) -> np.ndarray:
             c, _r, g = state(theta)
@@ -499,8 +550,8 @@ class LCDecoder:
             rows = [data, np.zeros((n_prior, theta.size))]
             ex = np.zeros((len(extra_idx), theta.size))
             ex[np.arange(len(extra_idx)), extra_idx] = 1.0 / extra_sd
-            eps = np.zeros((n_eps, theta.size))
-            eps[np.arange(n_eps), len(THETA_NAMES) + np.arange(n_eps)] = 1.0 / eps_sd
+            eps = np.zeros((n_per, theta.size))
+            eps[np.arange(n_per), len(THETA_NAMES) + np.arange(n_per)] = 1.0 / per_sd
             return np.vstack([*rows, ex, eps])
 
         res = least_squares(
@@ -509,7 +560,7 @@ class LCDecoder:
             jac=jac,
             bounds=bounds,
             method="trf",
-            x_scale=np.array([0.3, 3.0, 3.0, 1.0, 1.0, 0.3, 3.0] + [0.3] * n_eps),
+            x_scale=np.array([0.3, 3.0, 3.0, 1.0, 1.0, 0.3, 3.0] + [0.3] * n_per),
             max_nfev=self.max_nfev,
         )
         return res.x, int(res.nfev), bool(res.success)

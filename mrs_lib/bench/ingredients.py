@@ -7,6 +7,7 @@ itself a :class:`~mrs_lib.quantify.Quantifier`, named by a prefix::
     hybrid+cnn-cpu       # the LCModel-style fit with the network's ratios as a weak prior
     tta+cnn-cpu          # the physics decoder adapted to each spectrum, prior = the network
     hybrid+ref+cnn-cpu   # prefixes compose (the inner network sees referenced spectra)
+    tta+none             # the decoder alone, no network: what the network's prior adds
 
 * :class:`ReferencedQuantifier` (``ref``): residual water removed (HLSVD,
   :func:`~mrs_lib.preprocess.water.remove_water`), the offset and zero-order
@@ -52,6 +53,8 @@ INGREDIENTS: tuple[str, ...] = ("ref", "hybrid", "tta")
 #: Prior SD (units of the largest concentration) of the hybrid and the decoder, chosen on
 #: simulated spectra only (own-basis bench and robust-preset spectra; never the external bench).
 DEFAULT_PRIOR_SD: float = 0.3
+#: The inner name of the decoder without a network (``tta+none``): a plain linear-combination fit.
+NO_NETWORK = "none"
 
 BasisLike = Basis | Callable[[float, int], Basis] | None
 
@@ -248,14 +251,14 @@ class DecoderQuantifier:
 
     def __init__(
         self,
-        inner: Quantifier,
+        inner: Quantifier | None,
         basis: BasisLike = None,
         *,
         prior_sd: float = DEFAULT_PRIOR_SD,
         **decoder: Any,
     ) -> None:
         self.inner = inner
-        self.name = f"tta+{inner.name}"
+        self.name = f"tta+{NO_NETWORK if inner is None else inner.name}"
         self.prior_sd = float(prior_sd)
         self.decoder = decoder
         self._bases = _Bases(basis)
@@ -265,15 +268,18 @@ class DecoderQuantifier:
         require_signal({"off": spectra.off.fid, "on": spectra.on.fid}, self.name)
         t0 = time.perf_counter()
         acqs = list(iter_acquisitions(spectra))
-        net = self.inner.quantify(_stack(acqs) if spectra.off.batch_shape else spectra)
         mets = self._bases(acqs[0]).metabolites
-        means = _in_order(net, mets)
+        if self.inner is None:
+            means = np.zeros((len(acqs), len(mets)))
+        else:
+            net = self.inner.quantify(_stack(acqs) if spectra.off.batch_shape else spectra)
+            means = _in_order(net, mets)
         conc = []
         diag: dict[str, list[float]] = {}
         for acq, mean in zip(acqs, means, strict=True):
             basis = self._bases(acq)
             dec = self._decoders.setdefault(id(basis), LCDecoder(basis, **self.decoder))
-            prior = np.maximum(mean, 0.0) if np.nanmax(mean) > 0 else None
+            prior = np.maximum(mean, 0.0) if np.nanmax(mean, initial=0.0) > 0 else None
             fit = dec.fit(acq, prior_mean=prior, prior_sd=self.prior_sd)
             conc.append(fit.concentrations)
             for k in ("shift_hz", "phase0_deg", "lorentzian_hz", "gaussian_hz", "residual_sd"):
@@ -303,6 +309,12 @@ def make_wrapped(
     class (e.g. ``{"tta": {"prior_sd": 0.2}}``).
     """
     prefix, rest = split_method(method)
+    if rest == NO_NETWORK:
+        if prefix != "tta":
+            raise MRSError(
+                f"method {method!r}: only the decoder runs without a network ('tta+{NO_NETWORK}')"
+            )
+        return DecoderQuantifier(None, basis, **((options or {}).get(prefix, {})))
     if prefix is None:
         cache = networks if networks is not None else {}
         if method not in cache:
@@ -315,6 +327,7 @@ def make_wrapped(
 __all__ = [
     "DEFAULT_PRIOR_SD",
     "INGREDIENTS",
+    "NO_NETWORK",
     "BasisLike",
     "DecoderQuantifier",
     "HybridQuantifier",

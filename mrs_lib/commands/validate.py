@@ -34,7 +34,8 @@ def _validate(p: argparse.ArgumentParser):
         help="'lcm', 'gannet', 'lcmodel', or a network checkpoint name/path (e.g. yae-paper.pt); "
         "with --bench also a network with test-time ingredients: ref+<net> (Cr/NAA referencing "
         "and phasing first), hybrid+<net> (LCModel-style fit with the network as prior), "
-        "tta+<net> (physics decoder adapted per spectrum); prefixes compose; "
+        "tta+<net> (physics decoder adapted per spectrum; tta+none: the decoder alone); "
+        "prefixes compose; "
         "default 'lcm', with --bench every shipped network, lcm, gannet and lcmodel if built",
     )
     p.add_argument(

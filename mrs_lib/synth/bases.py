@@ -80,13 +80,21 @@ def fine_basis(
 
 #: The ``basis`` name of :func:`resolve_bases` (and ``synthesize``) for the default bank.
 BANK_NAME = "bank"
+#: The bank plus the nominal ``paper`` basis, drawn for half of the spectra (:func:`resolve_bases`).
+BANK_PAPER_NAME = "bank+paper"
+#: Names of bases that vary the ``paper`` basis (scored on it in distribution).
+BANK_NAMES: tuple[str, ...] = (BANK_NAME, BANK_PAPER_NAME)
 
 
 def resolve_bases(spec: BasisSpec | Sequence[Basis]) -> tuple[Basis, ...]:
     """The bases a synthesis draws from, one per spectrum.
 
     ``"bank"`` (:data:`BANK_NAME`): the default bank of basis variants,
-    :func:`mrs_lib.sim.variants.build_bank` with seed 0; a list of
+    :func:`mrs_lib.sim.variants.build_bank` with seed 0; ``"bank+paper"``
+    (:data:`BANK_PAPER_NAME`): the bank and the nominal ``paper`` basis, the
+    nominal one listed as often as the bank has variants, so that it makes
+    half of the spectra (randomised training that keeps its in-distribution
+    accuracy on the nominal basis); a list of
     :class:`~mrs_lib.sim.basis.Basis`: those; anything else: the one basis
     :func:`mrs_lib.io.bases.resolve_basis` makes of it.
     """
@@ -94,6 +102,11 @@ def resolve_bases(spec: BasisSpec | Sequence[Basis]) -> tuple[Basis, ...]:
         from ..sim.variants import build_bank
 
         return build_bank().bases
+    if isinstance(spec, str) and spec == BANK_PAPER_NAME:
+        from ..sim.variants import build_bank
+
+        variants = build_bank().bases
+        return (*variants, *[resolve_basis("paper")] * len(variants))
     if isinstance(spec, Sequence) and not isinstance(spec, str):
         bases = tuple(spec)
         if not bases or not all(isinstance(x, Basis) for x in bases):
@@ -104,4 +117,11 @@ def resolve_bases(spec: BasisSpec | Sequence[Basis]) -> tuple[Basis, ...]:
     return (resolve_basis(spec),)
 
 
-__all__ = ["BANK_NAME", "fine_basis", "resolve_bases", "singlet_basis"]
+__all__ = [
+    "BANK_NAME",
+    "BANK_NAMES",
+    "BANK_PAPER_NAME",
+    "fine_basis",
+    "resolve_bases",
+    "singlet_basis",
+]

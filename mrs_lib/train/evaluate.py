@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import MRSDataError
 from ..metrics import summarise
 from ..synth import SynthConfig, synthesize
-from ..synth.bases import BANK_NAME
+from ..synth.bases import BANK_NAMES
 from ..types import METABOLITES
 from .checkpoint import load_model
 
@@ -72,14 +72,14 @@ def evaluate_checkpoint(
     The test set has ``n`` spectra of synthesis preset ``synth`` (default the
     paper's: noise and variable linewidth as in training) on the basis the
     checkpoint was trained on (``basis`` overrides it; a checkpoint trained on
-    the bank of basis variants is scored on the ``paper`` basis they vary, so
-    that every checkpoint meets the same test set), in the checkpoint's input
-    rows, drawn with ``seed`` (:func:`mrs_lib.synth.synthesize`).
+    the bank of basis variants, with or without the nominal basis, is scored on
+    the ``paper`` basis they vary, so that every checkpoint meets the same test
+    set), in the checkpoint's input rows, drawn with ``seed`` (:func:`mrs_lib.synth.synthesize`).
     """
     model, meta = load_model(name_or_path)
     data_meta = meta.get("data") or {}
     basis_name = basis or data_meta.get("basis", "paper")
-    if basis_name == BANK_NAME:
+    if basis_name in BANK_NAMES:
         basis_name = "paper"
     channels = data_meta.get("channels")
     config = SynthConfig.preset(synth, channels=tuple(channels)) if channels else synth
