@@ -229,3 +229,22 @@ def test_robust_ref_is_robust_without_the_unidentifiable_scales(plan: GridPlan) 
     np.testing.assert_allclose(
         st.comp[0, 0, 100] / st.comp[0, 0, 0], np.exp(-st.t[100] / 0.1), rtol=1e-5
     )
+
+
+def test_bank_plus_paper_draws_the_nominal_basis_for_half_the_spectra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``bank+paper``: every variant once, the nominal basis as often as all of them together."""
+    import types
+
+    import mrs_lib.sim.variants as variants_mod
+    from mrs_lib.io.bases import resolve_basis
+    from mrs_lib.synth.bases import BANK_PAPER_NAME, resolve_bases
+
+    fake = (singlet_basis(), singlet_basis())
+    monkeypatch.setattr(variants_mod, "build_bank", lambda: types.SimpleNamespace(bases=fake))
+    bases = resolve_bases(BANK_PAPER_NAME)
+    nominal = resolve_basis("paper")
+    assert len(bases) == 4 and bases[0] is fake[0] and bases[1] is fake[1]
+    for b in bases[2:]:
+        np.testing.assert_array_equal(b.off.fid, nominal.off.fid)
