@@ -50,6 +50,7 @@ from .conditions import (
 from .decoder import DecoderFit, LCDecoder, reference_offset_phase
 from .gap import (
     FITTERS,
+    REF_NETWORKS,
     SHIPPED_NETWORKS,
     BenchScore,
     decompose,
@@ -90,6 +91,7 @@ __all__ = [
     "LEVELS",
     "LEVEL_TITLES",
     "NATIVE_ACQUISITION",
+    "REF_NETWORKS",
     "SAMPLE_FACTORS",
     "SHIPPED_NETWORKS",
     "SOURCE_NAMES",

@@ -41,7 +41,12 @@ SHIPPED_NETWORKS: tuple[str, ...] = (
     "yae-paper-no-lw",
     "fcnn-cpu",
     "cnn-robust",
+    "cnn-robust-ref",
+    "yae-robust",
 )
+#: Shipped networks trained for the spectra the referencing route leaves (``robust-ref``
+#: preset, residual offset and phase only): scored as ``ref+<name>`` by default.
+REF_NETWORKS: tuple[str, ...] = ("cnn-robust-ref", "yae-robust")
 FITTERS: tuple[str, ...] = ("lcm", "gannet", "lcmodel")
 SOURCE_TITLES: dict[str, str] = {
     "fida": "external FID-A basis",
@@ -50,11 +55,13 @@ SOURCE_TITLES: dict[str, str] = {
 
 
 def default_methods() -> list[str]:
-    """Every shipped network, ``lcm``, ``gannet``, and ``lcmodel`` when a binary is found."""
+    """Every shipped network (:data:`REF_NETWORKS` behind ``ref+``), ``lcm``, ``gannet``, and
+    ``lcmodel`` when a binary is found."""
     from ..fit.lcmodel import lcmodel_available
 
     fitters = [m for m in FITTERS if m != "lcmodel" or lcmodel_available()]
-    return [*SHIPPED_NETWORKS, *fitters]
+    nets = [f"ref+{n}" if n in REF_NETWORKS else n for n in SHIPPED_NETWORKS]
+    return [*nets, *fitters]
 
 
 _NETWORKS: dict[str, Quantifier] = {}
@@ -337,6 +344,7 @@ def run_bench(
 
 __all__ = [
     "FITTERS",
+    "REF_NETWORKS",
     "SHIPPED_NETWORKS",
     "SOURCE_TITLES",
     "BenchScore",
