@@ -130,3 +130,17 @@ def test_sweep_views_and_effects(design) -> None:
         dpi=30,
     )
     assert len(widget.views) == len(values)
+
+
+def test_heldout_sources_are_seeded_variants_outside_the_bank() -> None:
+    """The development sources: deterministic per k, distinct from each other and from the
+    64 variants of the training bank (seed 0), named by their seed."""
+    from mrs_lib.bench.sensitivity import HELDOUT_SEED, heldout_source
+    from mrs_lib.sim.variants import draw_variant
+
+    a, again, b = heldout_source(0), heldout_source(0), heldout_source(1)
+    assert a.name == f"held-out variant {HELDOUT_SEED}"
+    assert a.preset == again.preset and a.preset != b.preset
+    bank = [np.random.default_rng(c) for c in np.random.SeedSequence(0).spawn(64)]
+    assert all(a.preset != draw_variant(r).preset("paper") for r in bank)  # build_bank's draws
+    assert 123.0 <= a.larmor_mhz <= 127.8

@@ -137,8 +137,8 @@ class LCDecoder:
     The defaults of the baseline and of the per-metabolite priors were chosen on
     a development bench of simulated spectra only: the Swansea design at level
     (c) rendered from three basis variants drawn with held-out seeds
-    (:func:`mrs_lib.sim.variants.draw_variant`, seeds 31337-31339), never from
-    the external basis. Knots every 0.15 ppm (LCModel's spacing) instead of
+    (:func:`mrs_lib.bench.sensitivity.heldout_source`, ``k = 0, 1, 2``), never
+    from the external basis. Knots every 0.15 ppm (LCModel's spacing) instead of
     0.4, shift SD 0.005 instead of 0.01 ppm and a damping SD of 0.25 Hz took
     the mean MAE over the five metabolites from 0.061 (the first two
     variants) to 0.038 (all three; the LCModel-style fit: 0.054).

@@ -127,6 +127,26 @@ class PresetSource(SimulatedSource):
         self._cache: dict[tuple[float, int], Basis] = {}
 
 
+#: First seed of the held-out basis variants of :func:`heldout_source` (the training bank
+#: of :func:`mrs_lib.sim.variants.build_bank` uses seed 0).
+HELDOUT_SEED = 31337
+
+
+def heldout_source(k: int, seed: int = HELDOUT_SEED) -> PresetSource:
+    """Basis variant ``k`` drawn with the held-out seed ``seed + k``: a development source.
+
+    Not the external basis and not in the training bank, so that settings (the
+    decoder's, for one) can be chosen on spectra rendered from it (``render(...,
+    source=heldout_source(k))``) without touching the test bench. The decoder's
+    defaults were chosen on the Swansea design at level (c) from ``k = 0, 1, 2``
+    (render seeds ``500 + k``, one scan per phantom).
+    """
+    from ..sim.variants import draw_variant
+
+    params = draw_variant(np.random.default_rng(int(seed) + int(k)))
+    return PresetSource(params.preset("paper"), f"held-out variant {int(seed) + int(k)}")
+
+
 _SOURCES: dict[tuple[str, float, str, int | None], Source] = {}
 
 
@@ -373,11 +393,13 @@ def plot_parameter(
 
 
 __all__ = [
+    "HELDOUT_SEED",
     "PARAMETERS",
     "Parameter",
     "ParameterSweep",
     "PresetSource",
     "ShiftedSource",
+    "heldout_source",
     "parameter_conditions",
     "parameter_effects",
     "parameter_source",
