@@ -22,9 +22,8 @@ import numpy as np
 
 from ..io.phantoms import PhantomDesign, load_design
 from .conditions import BenchConditions
-from .gap import FITTERS, make_quantifiers, score_bench
+from .gap import FITTERS, decompose
 from .ingredients import make_wrapped, split_method
-from .sources import get_source
 
 #: Level names of the in-distribution rows.
 IN_DISTRIBUTION = "in-dist"
@@ -126,32 +125,21 @@ def ablation(
     """
     import pandas as pd
 
-    design = list(load_design() if design is None else design)
-    qs = make_quantifiers(methods, get_source(source).larmor_mhz, fit_basis)
-    rows: list[dict[str, Any]] = []
-    for lv in levels:
-        res = score_bench(
-            methods,
-            BenchConditions.level(lv),
-            source=source,
-            seed=seed,
-            repeats=repeats,
-            design=design,
-            quantifiers=qs,
-        )
-        table = res.mae()
-        for method in table.index:
-            network, ingredient = describe(str(method))
-            for met, v in table.loc[method].items():
-                if np.isfinite(v):
-                    rows.append(
-                        dict(method=method, network=network, ingredient=ingredient, level=lv,
-                             metabolite=met, mae=float(v), n=res.n_scans,
-                             seconds=res.method_s[method])
-                    )  # fmt: skip
-        if progress:
-            print(f"# level ({lv}): GABA {table['GABA'].round(4).to_dict()}", flush=True)
-    out = pd.DataFrame(rows)
+    scored = decompose(
+        methods,
+        sources=(source,),
+        conditions=[BenchConditions.level(lv) for lv in levels],
+        seed=seed,
+        repeats=repeats,
+        design=list(load_design() if design is None else design),
+        fit_basis=fit_basis,
+        progress=progress,
+    )
+    out = scored.rename(columns={"variant": "level", "n_scans": "n", "method_s": "seconds"})
+    described = out["method"].map(describe)
+    out.insert(1, "network", described.str[0])
+    out.insert(2, "ingredient", described.str[1])
+    out = out[["method", "network", "ingredient", "level", "metabolite", "mae", "n", "seconds"]]
     if in_dist_n:
         out = pd.concat([out, in_distribution(methods, in_dist_n, in_dist_seed)], ignore_index=True)
     return out
