@@ -194,7 +194,6 @@ class LCDecoder:
             raise MRSDataError(
                 "fields 'metabolite_shift_sd_ppm', 'metabolite_damping_sd_hz': expected >= 0"
             )
-        self._n_eps = 0
         self.from_diff = tuple(from_diff)
         self._eps_sd_hz = 0.0
         self._key: tuple[float, ...] | None = None
@@ -284,6 +283,16 @@ class LCDecoder:
         if "on" in self.states:
             g[self.states.index("on")] *= np.exp(2j * np.pi * d_on * t)
         return g
+
+    @property
+    def _n_eps(self) -> int:
+        """Per-metabolite shifts in ``theta`` (one per metabolite, or none)."""
+        return len(self.metabolites) if self.metabolite_shift_sd_ppm > 0 else 0
+
+    @property
+    def _n_damp(self) -> int:
+        """Per-metabolite dampings in ``theta`` (one per metabolite, or none)."""
+        return len(self.metabolites) if self.metabolite_damping_sd_hz > 0 else 0
 
     def _per_metabolite(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The per-metabolite shifts ``eps_j`` and dampings ``l_j`` in ``theta`` (maybe empty)."""
@@ -425,9 +434,7 @@ class LCDecoder:
             start["shift_hz"], start["phase0_deg"] = reference_offset_phase(spectra.off)
         start.update(init or {})
         j = len(self.metabolites)
-        n_eps = j if self.metabolite_shift_sd_ppm > 0 else 0
-        n_damp = j if self.metabolite_damping_sd_hz > 0 else 0
-        self._n_eps = n_eps
+        n_eps, n_damp = self._n_eps, self._n_damp
         eps_max = 3.0 * self.metabolite_shift_sd_ppm * spectra.off.larmor_mhz
         lw = self.basis.lw_hz
         damp_hi = 3.0 * self.metabolite_damping_sd_hz
