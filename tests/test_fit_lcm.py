@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lcm_helpers import QUICK, TRUE
 
 from mrs_lib.errors import MRSDataError
 from mrs_lib.fit.lcm import (
@@ -16,10 +17,6 @@ from mrs_lib.fit.lcm import (
     toy_basis,
 )
 from mrs_lib.spectrum import Spectrum
-
-TRUE = np.array([1.0, 0.3, 0.4, 0.8, 1.2])  # Cr, GABA, Gln, Glu, NAA
-# One start at the truth's neighbourhood keeps the many-fit tests fast.
-QUICK = dict(n_starts=1, start_shifts_ppm=(0.0,), start_phases_deg=(0.0,))
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lcm_helpers import QUICK, TRUE
 from scipy.interpolate import BSpline
 from scipy.stats import f as f_dist
 
@@ -21,9 +22,6 @@ from mrs_lib.fit.lcm.mimic import (
     probability_to_reject,
     regb_gram,
 )
-
-TRUE = np.array([1.0, 0.3, 0.4, 0.8, 1.2])  # Cr, GABA, Gln, Glu, NAA
-QUICK = dict(n_starts=1, start_shifts_ppm=(0.0,), start_phases_deg=(0.0,))
 
 
 @pytest.fixture(scope="module")
