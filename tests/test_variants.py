@@ -248,3 +248,15 @@ def test_bank_plus_paper_draws_the_nominal_basis_for_half_the_spectra(
     assert len(bases) == 4 and bases[0] is fake[0] and bases[1] is fake[1]
     for b in bases[2:]:
         np.testing.assert_array_equal(b.off.fid, nominal.off.fid)
+
+
+def test_a_basis_listed_twice_shares_its_plan_and_draws_the_same() -> None:
+    """``bank+paper`` lists one basis object many times: one plan for it, and the spectra are
+    those of a list of distinct but equal bases (sharing changes nothing drawn)."""
+    a, b, b_twin = singlet_basis(ppms=(3.02, 3.0, 3.7, 2.3, 2.0)), singlet_basis(), singlet_basis()
+    cfg = SynthConfig.preset("paper")
+    shared = Synthesizer([a, b, b], cfg)
+    apart = Synthesizer([a, b, b_twin], cfg)
+    assert shared.plans[1] is shared.plans[2] and shared.plans[0] is not shared.plans[1]
+    assert apart.plans[1] is not apart.plans[2]
+    np.testing.assert_array_equal(shared.generate(64, 3).x, apart.generate(64, 3).x)

@@ -179,14 +179,17 @@ class Synthesizer:
                 )
             grids = tuple(ok)
         self.grids = grids
-        #: one plan per (basis, grid), basis-major: plan ``b * len(grids) + g``
-        self.plans = [
-            GridPlan(
-                b, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range, n_points=cfg.n_points
-            )
-            for b in bases
-            for g in grids
-        ]
+        #: one plan per (basis, grid), basis-major: plan ``b * len(grids) + g``; a basis
+        #: object listed more than once (``"bank+paper"``) shares its plans
+        shared: dict[tuple[int, tuple[float, int] | None], GridPlan] = {}
+        for b in bases:
+            for g in grids:
+                if (id(b), g) not in shared:
+                    shared[id(b), g] = GridPlan(
+                        b, g, base_lw_hz=cfg.base_lw_hz, ppm_range=cfg.ppm_range,
+                        n_points=cfg.n_points,
+                    )  # fmt: skip
+        self.plans = [shared[id(b), g] for b in bases for g in grids]
         #: noise transformed at a decimated rate (GridNoise) rather than exactly
         self.fast_noise = not cfg.exact
         #: clean spectra from the Chebyshev linewidth expansion (LorentzianExpansion)
